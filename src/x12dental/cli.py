@@ -1,0 +1,123 @@
+"""`x12dental` on the command line: check, rules, explain, maps-path.
+
+Exit statuses are part of the contract (0 clean, 1 findings at --fail-on, 2
+usage error or unreadable input) because scripts and CI pipelines branch on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from x12dental import __version__
+from x12dental.api import iter_paths
+from x12dental.pipeline import FileResult, check_path, check_stream
+from x12dental.report import Report
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on usage errors already; keep its message short and located."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"x12dental: error: {message}\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="x12dental", description="Validate HIPAA X12 837 Dental (5010) claim files.")
+    p.add_argument("--version", action="version", version=f"x12dental {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    c = sub.add_parser("check", help="validate 837D files")
+    c.add_argument("paths", nargs="+", metavar="PATH", help="file, directory, or - for stdin")
+    c.add_argument("--format", choices=("text", "json", "html"), default="text")
+    c.add_argument("-o", "--output", metavar="FILE")
+    c.add_argument("--ack-dir", metavar="DIR")
+    c.add_argument("--rules", action="append", default=[], metavar="PACK")
+    c.add_argument("--history", metavar="DB")
+    c.add_argument("--workers", type=int, default=0, metavar="N")
+    c.add_argument("--fail-on", choices=("error", "warning", "never"), default="error")
+    c.add_argument("--redact", action="store_true")
+    c.add_argument("--quiet", action="store_true")
+
+    sub.add_parser("rules", help="list every rule")
+    e = sub.add_parser("explain", help="explain one rule")
+    e.add_argument("rule")
+    sub.add_parser("maps-path", help="print the pyx12 map folder that includes the 837D map")
+    return p
+
+
+def _check(args: argparse.Namespace) -> int:
+    if args.format == "html":
+        sys.stderr.write("x12dental: error: --format html is not available yet; use text or json\n")
+        return 2
+    results: list[FileResult] = []
+    for raw in args.paths:
+        if raw == "-":
+            data = sys.stdin.buffer.read()
+            results.append(check_stream(io.BytesIO(data), "-"))
+            continue
+        path = Path(raw)
+        if not path.exists():
+            results.append(check_path(path))
+            continue
+        results.extend(check_path(p) for p in iter_paths(path))
+    report = Report(tuple(results))
+    colour = args.format == "text" and args.output is None and sys.stdout.isatty()
+    text = report.to_json() if args.format == "json" else report.to_text(colour=colour)
+    if args.output:
+        try:
+            Path(args.output).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            sys.stderr.write(f"x12dental: error: cannot write {args.output}: {exc.strerror}\n")
+            return 2
+    else:
+        sys.stdout.write(text)
+    return report.exit_status(args.fail_on)
+
+
+def _rules() -> int:
+    from x12dental.catalog import all_rules
+
+    for rule in all_rules():
+        print(f"{rule.id:<42} SNIP {rule.snip}  {rule.severity:<7}  {rule.summary}")
+    return 0
+
+
+def _explain(rule_id: str) -> int:
+    from x12dental.catalog import find_rule
+
+    rule = find_rule(rule_id)
+    if rule is None:
+        sys.stderr.write(f"x12dental: error: no rule {rule_id!r}; `x12dental rules` lists them\n")
+        return 2
+    print(rule.explain())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "check":
+            return _check(args)
+        if args.command == "rules":
+            return _rules()
+        if args.command == "explain":
+            return _explain(args.rule)
+        from x12dental.mapfolder import map_folder
+
+        print(map_folder())
+        return 0
+    except KeyboardInterrupt:
+        sys.stderr.write("x12dental: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,285 @@
+"""Turn raw bytes into X12 segments, one at a time, with the file line of each.
+
+The tokenizer is the only stage that sees bytes. It copes with what real files
+do (a UTF-8 BOM, CRLF or no line breaks at all, prose before the ISA, several
+interchanges with different delimiters) and reports what it cannot read as a
+located finding or an `UnreadableInput`, never a traceback. It reads in chunks
+so memory stays flat however large the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+import attrs
+
+from x12dental.findings import AckCode, Finding, Location, Severity
+
+CHUNK = 1 << 20
+ISA_LENGTH = 106
+# Offsets of the element separator inside a fixed-width ISA (ISA01..ISA16).
+_ISA_SEPARATORS = (3, 6, 17, 20, 31, 34, 50, 53, 69, 76, 81, 83, 89, 99, 101, 103)
+_MAX_PREAMBLE = 1 << 20
+_BOM = b"\xef\xbb\xbf"
+
+
+class UnreadableInput(Exception):
+    """The input is not X12 we can read at all (empty, binary, no ISA, no delimiters)."""
+
+    def __init__(self, message: str, file_line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file_line = file_line
+
+
+@attrs.frozen(slots=True)
+class Delimiters:
+    element: str
+    component: str
+    repetition: str | None
+    segment: str
+
+
+@attrs.frozen(slots=True)
+class Token:
+    """One segment as read: text without its terminator, where it was, and how to split it."""
+
+    seg_id: str
+    text: str
+    index: int
+    line: int | None
+    delimiters: Delimiters
+
+    def elements(self) -> list[str]:
+        """Elements after the segment id (element 1 first)."""
+        return self.text.split(self.delimiters.element)[1:]
+
+
+FindingSink = Callable[[Finding], None]
+
+
+def _looks_binary(head: bytes) -> bool:
+    if b"\x00" in head:
+        return True
+    controls = sum(1 for b in head if b < 0x20 and b not in (0x09, 0x0A, 0x0D, 0x0C))
+    return controls > max(8, len(head) // 20)
+
+
+def _is_separator_char(ch: str) -> bool:
+    return not ch.isalnum() and ch != " "
+
+
+def parse_isa(text: str) -> tuple[Delimiters, int, str | None]:
+    """Read the delimiters from an ISA starting at text[0].
+
+    Returns the delimiters, the ISA's length including its terminator, and a
+    problem description when the ISA is not fixed-width but could still be
+    read. Raises UnreadableInput when no consistent delimiters can be found.
+    """
+    if len(text) < 4 or not text.startswith("ISA"):
+        raise UnreadableInput("the file does not start an interchange with ISA")
+    sep = text[3]
+    if not _is_separator_char(sep) or sep in "\r\n":
+        raise UnreadableInput(f"ISA is not followed by an element separator (found {sep!r})")
+    if len(text) >= ISA_LENGTH and all(text[i] == sep for i in _ISA_SEPARATORS):
+        component, terminator = text[104], text[105]
+        if (
+            _is_separator_char(component)
+            and component != sep
+            and terminator not in (sep, component)
+            and not terminator.isalnum()
+            and text[4:104].count(sep) == 15
+        ):
+            repetition = text[82] if text[84:89] >= "00501" else None
+            return Delimiters(sep, component, repetition, terminator), ISA_LENGTH, None
+    # Not fixed-width: find the 16th element the slow way, so we can still say what is wrong.
+    count, i = 0, 3
+    while count < 16:
+        i = text.find(sep, i + 1) if count else 3
+        if i < 0 or i > 400:
+            raise UnreadableInput(
+                "the ISA segment is incomplete: could not find its 16 elements, "
+                "so the delimiters cannot be read"
+            )
+        count += 1
+    if i + 2 >= len(text):
+        raise UnreadableInput("the file ends inside the ISA segment")
+    component, terminator = text[i + 1], text[i + 2]
+    if (
+        not _is_separator_char(component)
+        or component == sep
+        or terminator in (sep, component)
+        or terminator.isalnum()
+    ):
+        raise UnreadableInput(
+            "could not read the component separator (ISA16) and segment terminator "
+            "from the ISA segment"
+        )
+    fields = text[: i + 1].split(sep)
+    repetition = fields[11][:1] if len(fields) > 12 and fields[12] >= "00501" else None
+    length = i + 3
+    problem = (
+        f"the ISA segment is {length} characters long; it must be exactly {ISA_LENGTH} "
+        "(every ISA element padded to its fixed width)"
+    )
+    return Delimiters(sep, component, repetition, terminator), length, problem
+
+
+class Tokenizer:
+    """Iterate the segments of one input, reporting reading problems to `sink`."""
+
+    def __init__(self, stream: BinaryIO, sink: FindingSink) -> None:
+        self._stream = stream
+        self._sink = sink
+        self._buf = ""
+        self._eof = False
+        self.has_line_breaks = False
+        self.delimiters: Delimiters | None = None
+
+    def _read(self) -> bool:
+        if self._eof:
+            return False
+        data = self._stream.read(CHUNK)
+        if not data:
+            self._eof = True
+            return False
+        self._buf += data.decode("latin-1")
+        return True
+
+    def _start(self) -> int:
+        """Find the first ISA; return its offset in the buffer."""
+        head = self._stream.read(CHUNK)
+        if not head:
+            raise UnreadableInput("the file is empty")
+        if head.startswith(_BOM):
+            head = head[len(_BOM) :]
+        if _looks_binary(head[:4096]):
+            raise UnreadableInput("the file is binary, not X12 text")
+        self._buf = head.decode("latin-1")
+        while True:
+            at = self._find_isa(self._buf)
+            if at >= 0 and len(self._buf) - at >= ISA_LENGTH + 1:
+                break
+            if len(self._buf) > _MAX_PREAMBLE or not self._read():
+                if at < 0:
+                    raise UnreadableInput(
+                        "no ISA segment found: this is not an X12 file (an 837 starts with ISA)"
+                    )
+                break
+        if self._buf[:at].strip():
+            lines = self._buf.count("\n", 0, at)
+            self._sink(
+                Finding(
+                    rule="x12.envelope.text-before-isa",
+                    severity=Severity.WARNING,
+                    snip=1,
+                    message=(
+                        f"{lines + 1 if lines else 1} line(s) of text before the ISA segment "
+                        "were skipped; many payers reject a file that does not start with ISA"
+                    ),
+                    hint="Send the file starting with the ISA segment.",
+                    location=Location(segment_id="ISA", file_line=lines + 1),
+                )
+            )
+        self.has_line_breaks = "\n" in self._buf[at:]
+        return at
+
+    @staticmethod
+    def _find_isa(text: str, start: int = 0) -> int:
+        i = text.find("ISA", start)
+        while i >= 0:
+            nxt = text[i + 3 : i + 4]
+            prev = text[i - 1 : i] if i else ""
+            if nxt and _is_separator_char(nxt) and (not prev or not prev.isalnum()):
+                return i
+            i = text.find("ISA", i + 1)
+        return -1
+
+    def _isa_at(self, at: int, line: int | None) -> Delimiters:
+        while len(self._buf) - at < 512 and self._read():
+            pass
+        delims, _length, problem = parse_isa(self._buf[at:])
+        if problem:
+            self._sink(
+                Finding(
+                    rule="x12.envelope.isa-length",
+                    severity=Severity.ERROR,
+                    snip=1,
+                    message=problem,
+                    hint="Pad ISA02, ISA04, ISA06 and ISA08 with spaces to 10, 10, 15 and 15 characters.",
+                    location=Location(segment_id="ISA", file_line=line),
+                    ack=AckCode(level="isa", code="024"),
+                )
+            )
+        self.delimiters = delims
+        return delims
+
+    def __iter__(self) -> Iterator[Token]:
+        at = self._start()
+        line_no = 1 + self._buf.count("\n", 0, at)
+        delims = self._isa_at(at, line_no if self.has_line_breaks else None)
+        pos = at
+        index = 0
+        after_iea = False
+        while True:
+            if after_iea:
+                # A new interchange may bring new delimiters: read them from its own ISA.
+                after_iea = False
+                while len(self._buf) - pos < 16 and self._read():
+                    pass
+                rest = self._buf[pos : pos + 4096]
+                start = len(rest) - len(rest.lstrip())
+                if rest[start : start + 3] == "ISA":
+                    line_no += rest.count("\n", 0, start)
+                    pos += start
+                    delims = self._isa_at(pos, line_no if self.has_line_breaks else None)
+            end = self._buf.find(delims.segment, pos)
+            if end < 0:
+                if self._read():
+                    continue
+                self._truncated(self._buf[pos:], line_no, delims)
+                return
+            raw = self._buf[pos:end]
+            text = raw.lstrip()
+            lead = len(raw) - len(text)
+            if lead:
+                line_no += raw.count("\n", 0, lead)
+            seg_line = line_no if self.has_line_breaks else None
+            line_no += text.count("\n")
+            if text:
+                index += 1
+                text = text.rstrip("\r\n")
+                seg_id = text.split(delims.element, 1)[0]
+                yield Token(seg_id, text, index, seg_line, delims)
+                after_iea = seg_id == "IEA"
+            pos = end + 1
+            if delims.segment == "\n":
+                line_no += 1
+            if pos > CHUNK:
+                self._buf = self._buf[pos:]
+                pos = 0
+
+    def _truncated(self, rest: str, line_no: int, delims: Delimiters) -> None:
+        if not rest.strip():
+            return
+        stripped = rest.lstrip()
+        line_no += rest.count("\n", 0, len(rest) - len(stripped))
+        seg_id = stripped.split(delims.element, 1)[0][:3]
+        self._sink(
+            Finding(
+                rule="x12.envelope.truncated",
+                severity=Severity.ERROR,
+                snip=1,
+                message=(
+                    f"the file ends in the middle of a segment ({seg_id!r} has no "
+                    f"segment terminator {delims.segment!r}); the file is truncated"
+                ),
+                hint="Resend the complete file; it was cut off in transfer or when written.",
+                location=Location(
+                    segment_id=seg_id or None,
+                    file_line=line_no if self.has_line_breaks else None,
+                ),
+                ack=AckCode(level="isa", code="023"),
+            )
+        )
