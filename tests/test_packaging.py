@@ -34,12 +34,13 @@ def test_installed_wheel_finds_its_data(tmp_path: Path) -> None:
         capture_output=True,
     )
     env = {**os.environ, "PYTHONPATH": str(target), "X12DENTAL_CACHE_DIR": str(tmp_path / "cache")}
+    maps_prefix, sample = str(target), str(SAMPLES / "clean-batch.837")
     code = (
         "import x12dental, x12dental.resources as r, x12dental.cli as c;"
-        "assert str(r.data_dir('maps')).startswith(%r), r.data_dir('maps');"
+        f"assert str(r.data_dir('maps')).startswith({maps_prefix!r}), r.data_dir('maps');"
         "assert (r.data_dir('rules') / 'README.md').is_file();"
-        "raise SystemExit(c.main(['check', %r]))"
-    ) % (str(target), str(SAMPLES / "clean-batch.837"))
+        f"raise SystemExit(c.main(['check', {sample!r}]))"
+    )
     proc = subprocess.run(
         [sys.executable, "-c", code], cwd="/", env=env, capture_output=True, text=True, check=False
     )
