@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from x12dental.pipeline import ClaimCheck, FileResult, check_path, check_stream
+from x12dental.engine import History, Settings, default_registry
+from x12dental.packs import settings_from_packs
+from x12dental.pipeline import FileResult, Options, check_path, check_stream
 from x12dental.report import Report
 
 Source = str | os.PathLike[str] | bytes | BinaryIO | TextIO
@@ -25,30 +28,42 @@ def iter_paths(path: Path) -> Iterator[Path]:
             yield Path(root) / name
 
 
-def check_source(source: Source, claim_checks: Sequence[ClaimCheck] = ()) -> list[FileResult]:
+def check_source(source: Source, options: Options | None = None) -> list[FileResult]:
     if isinstance(source, bytes):
-        return [check_stream(io.BytesIO(source), "<bytes>", claim_checks)]
+        return [check_stream(io.BytesIO(source), "<bytes>", options)]
     if isinstance(source, (str, os.PathLike)):
-        return [check_path(p, claim_checks) for p in iter_paths(Path(source))]
+        return [check_path(p, options) for p in iter_paths(Path(source))]
+    name = str(getattr(source, "name", "<stream>"))
     if isinstance(source, io.TextIOBase) or hasattr(source, "encoding"):
         text = source.read()
         data = text.encode("latin-1", "replace") if isinstance(text, str) else text
-        name = str(getattr(source, "name", "<stream>"))
-        return [check_stream(io.BytesIO(data), name, claim_checks)]
-    name = str(getattr(source, "name", "<stream>"))
-    return [check_stream(source, name, claim_checks)]
+        return [check_stream(io.BytesIO(data), name, options)]
+    return [check_stream(source, name, options)]
+
+
+def make_settings(rules: Sequence[str] = ()) -> Settings:
+    """Settings from rule packs (names or TOML paths); raises RuleDataError, located."""
+    if not rules:
+        return Settings()
+    known = {r.id for r in default_registry()}
+    from x12dental.catalog import all_rules
+
+    known |= {r.id for r in all_rules()}
+    return settings_from_packs(tuple(rules), known)
 
 
 def validate(
     source: Source,
     *,
     rules: Sequence[str] = (),
-    history: str | os.PathLike[str] | None = None,
+    history: History | str | os.PathLike[str] | None = None,
+    today: dt.date | None = None,
 ) -> Report:
     """Validate a path (file or folder), bytes, or a binary/text stream.
 
-    `rules` names rule packs and `history` a claim-history store; both are
-    accepted now so callers can be written against the final signature.
+    `rules` names rule packs (installed names or TOML files). `history` is a
+    History object (or, once the store exists, a path to it).
     """
-    del rules, history
-    return Report(tuple(check_source(source)))
+    store = history if history is None or hasattr(history, "services") else None
+    options = Options(settings=make_settings(rules), history=store, today=today)  # type: ignore[arg-type]
+    return Report(tuple(check_source(source, options)))

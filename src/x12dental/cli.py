@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from x12dental import __version__
-from x12dental.api import iter_paths
-from x12dental.pipeline import FileResult, check_path, check_stream
+from x12dental.api import iter_paths, make_settings
+from x12dental.pipeline import FileResult, Options, check_path, check_stream
 from x12dental.report import Report
+from x12dental.ruledata import RuleDataError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,17 +56,22 @@ def _check(args: argparse.Namespace) -> int:
     if args.format == "html":
         sys.stderr.write("x12dental: error: --format html is not available yet; use text or json\n")
         return 2
+    try:
+        options = Options(settings=make_settings(args.rules))
+    except RuleDataError as exc:
+        sys.stderr.write(f"x12dental: error: rule pack {exc}\n")
+        return 2
     results: list[FileResult] = []
     for raw in args.paths:
         if raw == "-":
             data = sys.stdin.buffer.read()
-            results.append(check_stream(io.BytesIO(data), "-"))
+            results.append(check_stream(io.BytesIO(data), "-", options))
             continue
         path = Path(raw)
         if not path.exists():
-            results.append(check_path(path))
+            results.append(check_path(path, options))
             continue
-        results.extend(check_path(p) for p in iter_paths(path))
+        results.extend(check_path(p, options) for p in iter_paths(path))
     report = Report(tuple(results))
     colour = args.format == "text" and args.output is None and sys.stdout.isatty()
     text = report.to_json() if args.format == "json" else report.to_text(colour=colour)

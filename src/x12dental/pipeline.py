@@ -7,20 +7,20 @@ they are complete. Nothing here prints: results come back as a FileResult.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 import attrs
 
 from x12dental import model as m
+from x12dental.engine import History, RuleRunner, Settings
 from x12dental.findings import Finding, Location, Severity
 from x12dental.mapper import ModelBuilder
 from x12dental.structure import ClaimContext, StructuralChecker
 from x12dental.tokenizer import Tokenizer, UnreadableInput
-
-ClaimCheck = Callable[[m.Claim], Iterable[Finding]]
 
 STATUSES = ("accepted", "accepted_with_errors", "rejected", "unreadable")
 
@@ -89,11 +89,27 @@ def unreadable(path: str, message: str, file_line: int | None = None) -> FileRes
     return FileResult(path, "unreadable", 0, 0, 0, 0, (finding,))
 
 
-def check_stream(
-    stream: BinaryIO, path: str, claim_checks: Sequence[ClaimCheck] = ()
-) -> FileResult:
+@attrs.frozen
+class Options:
+    """How to check: rule-pack settings, the history store, and 'today' (fixed in tests)."""
+
+    settings: Settings = attrs.field(factory=Settings)
+    history: History | None = None
+    today: dt.date | None = None
+    rules: bool = True
+
+
+def check_stream(stream: BinaryIO, path: str, options: Options | None = None) -> FileResult:
     """Validate one input stream; never raises for bad input."""
-    findings: list[Finding] = []
+    options = options or Options()
+    settings = options.settings
+    runner = (
+        RuleRunner(settings, history=options.history, today=options.today)
+        if options.rules
+        else None
+    )
+    raw: list[Finding] = []
+    findings = raw
     claims: list[ClaimResult] = []
     interchanges: list[m.Interchange] = []
     groups: list[m.FunctionalGroup] = []
@@ -109,8 +125,8 @@ def check_stream(
                 len(claim.lines),
             )
         )
-        for check in claim_checks:
-            findings.extend(check(claim))
+        if runner is not None:
+            findings.extend(runner.check_claim(claim))
 
     def on_transaction(tx: m.Transaction) -> None:
         transactions.append(tx)
@@ -181,6 +197,10 @@ def check_stream(
     structure.finish()
     if not builder.interchanges:
         return unreadable(path, "no interchange could be read from the file")
+    if runner is not None:
+        findings.extend(runner.finish())
+    if settings.severities:
+        findings = [f for f in (settings.apply(f) for f in raw) if f is not None]
     return FileResult(
         path=path,
         status=_status(findings),
@@ -196,14 +216,12 @@ def check_stream(
     )
 
 
-def check_path(
-    path: Path, claim_checks: Sequence[ClaimCheck] = (), name: str | None = None
-) -> FileResult:
+def check_path(path: Path, options: Options | None = None, name: str | None = None) -> FileResult:
     """Validate a file on disk; a file that cannot be opened is reported, not raised."""
     shown = name or str(path)
     try:
         with path.open("rb") as fh:
-            return check_stream(fh, shown, claim_checks)
+            return check_stream(fh, shown, options)
     except FileNotFoundError:
         return unreadable(shown, "file not found")
     except IsADirectoryError:
@@ -214,7 +232,5 @@ def check_path(
         return unreadable(shown, f"the file cannot be read ({exc.strerror or exc})")
 
 
-def check_bytes(
-    data: bytes, name: str = "<bytes>", claim_checks: Sequence[ClaimCheck] = ()
-) -> FileResult:
-    return check_stream(io.BytesIO(data), name, claim_checks)
+def check_bytes(data: bytes, name: str = "<bytes>", options: Options | None = None) -> FileResult:
+    return check_stream(io.BytesIO(data), name, options)

@@ -1,0 +1,3 @@
+"""(rules to come)."""
+
+from __future__ import annotations

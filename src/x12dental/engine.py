@@ -1,0 +1,526 @@
+"""The rule engine: one registry for built-in and plugin rules, and the runner that applies them.
+
+A rule is a small function plus the facts a user looks up (`x12dental explain`):
+a stable dotted id, its SNIP type, a default severity, a one-line summary, the
+explanation (the function's docstring, so code and documentation cannot drift)
+and how to fix the claim. Line rules are indexed by procedure code, so a claim
+costs only the rules that apply to its codes. Severities are configuration:
+rule packs re-grade or silence any rule, structural ones included.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import inspect
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Literal, Protocol
+
+import attrs
+
+from x12dental import model as m
+from x12dental.findings import Finding, Location, Severity
+
+Scope = Literal["line", "claim", "batch"]
+SCOPES: tuple[Scope, ...] = ("line", "claim", "batch")
+
+
+@attrs.frozen(slots=True)
+class Hit:
+    """What a rule found: the engine turns it into a Finding with the rule's id and severity."""
+
+    message: str
+    where: m.Where | None = None
+    line: m.ServiceLine | None = None
+    tooth: str | None = None
+    element: str | None = None
+    hint: str | None = None
+    claim: m.Claim | None = None
+
+
+LineCheck = Callable[[m.ServiceLine, m.Claim, "RuleContext"], Iterable[Hit]]
+ClaimCheck = Callable[[m.Claim, "RuleContext"], Iterable[Hit]]
+
+
+class BatchCheck(Protocol):
+    """State for one run: sees every claim, may report on any, and once more at the end."""
+
+    def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]: ...
+
+    def finish(self, ctx: RuleContext) -> Iterable[Hit]: ...
+
+
+@attrs.frozen(slots=True)
+class Rule:
+    id: str
+    snip: int
+    severity: Severity
+    summary: str
+    explanation: str
+    fix: str
+    scope: Scope
+    check: Any
+    codes: frozenset[str] | None = None
+    origin: str = "x12dental"
+
+    def explain(self) -> str:
+        codes = ", ".join(sorted(self.codes)) if self.codes and len(self.codes) <= 12 else ""
+        lines = [
+            f"{self.id}",
+            f"  SNIP type {self.snip}; default severity {self.severity.value}; "
+            f"scope {self.scope}; from {self.origin}",
+        ]
+        if codes:
+            lines.append(f"  applies to: {codes}")
+        lines += ["", self.summary, "", self.explanation.strip(), "", f"How to fix: {self.fix}"]
+        return "\n".join(lines) + "\n"
+
+
+class RuleError(Exception):
+    """A rule definition is wrong (duplicate id, bad SNIP type...): a programming error."""
+
+
+class Registry:
+    """Every rule by id; line rules also by procedure code."""
+
+    def __init__(self) -> None:
+        self._rules: dict[str, Rule] = {}
+        self._by_code: dict[str, list[Rule]] | None = None
+
+    def add(self, rule: Rule) -> Rule:
+        if rule.id in self._rules:
+            raise RuleError(f"rule id {rule.id!r} is registered twice")
+        if not 1 <= rule.snip <= 7:
+            raise RuleError(f"rule {rule.id!r}: SNIP type must be 1-7, not {rule.snip}")
+        self._rules[rule.id] = rule
+        self._by_code = None
+        return rule
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(sorted(self._rules.values(), key=lambda r: r.id))
+
+    def __len__(self) -> int:
+        return len(self._rules)
+
+    def get(self, rule_id: str) -> Rule | None:
+        return self._rules.get(rule_id)
+
+    def of_scope(self, scope: Scope) -> list[Rule]:
+        return [r for r in self if r.scope == scope]
+
+    def line_rules_for(self, code: str) -> list[Rule]:
+        if self._by_code is None:
+            index: dict[str, list[Rule]] = {"*": []}
+            for rule in self.of_scope("line"):
+                for key in rule.codes if rule.codes is not None else ("*",):
+                    index.setdefault(key, []).append(rule)
+            self._by_code = index
+        return self._by_code.get(code, []) + self._by_code["*"]
+
+
+REGISTRY = Registry()
+
+
+def _doc(fn: Any) -> str:
+    doc = inspect.getdoc(fn)
+    if not doc:
+        raise RuleError(f"rule function {getattr(fn, '__name__', fn)!r} needs a docstring")
+    return doc
+
+
+def _decorator(
+    scope: Scope,
+    id: str,
+    *,
+    snip: int,
+    severity: str,
+    summary: str,
+    fix: str,
+    codes: Iterable[str] | None,
+    registry: Registry | None,
+    origin: str,
+) -> Callable[[Any], Any]:
+    def wrap(fn: Any) -> Any:
+        (registry or REGISTRY).add(
+            Rule(
+                id=id,
+                snip=snip,
+                severity=Severity(severity),
+                summary=summary,
+                explanation=_doc(fn),
+                fix=fix,
+                scope=scope,
+                check=fn,
+                codes=frozenset(codes) if codes is not None else None,
+                origin=origin,
+            )
+        )
+        return fn
+
+    return wrap
+
+
+def line_rule(
+    id: str,
+    *,
+    snip: int,
+    severity: str,
+    summary: str,
+    fix: str,
+    codes: Iterable[str] | None = None,
+    registry: Registry | None = None,
+    origin: str = "x12dental",
+) -> Callable[[LineCheck], LineCheck]:
+    """Register `fn(line, claim, ctx) -> Iterable[Hit]`, run for lines whose code is in `codes`."""
+    return _decorator(
+        "line",
+        id,
+        snip=snip,
+        severity=severity,
+        summary=summary,
+        fix=fix,
+        codes=codes,
+        registry=registry,
+        origin=origin,
+    )
+
+
+def claim_rule(
+    id: str,
+    *,
+    snip: int,
+    severity: str,
+    summary: str,
+    fix: str,
+    registry: Registry | None = None,
+    origin: str = "x12dental",
+) -> Callable[[ClaimCheck], ClaimCheck]:
+    """Register `fn(claim, ctx) -> Iterable[Hit]`, run once per claim."""
+    return _decorator(
+        "claim",
+        id,
+        snip=snip,
+        severity=severity,
+        summary=summary,
+        fix=fix,
+        codes=None,
+        registry=registry,
+        origin=origin,
+    )
+
+
+def batch_rule(
+    id: str,
+    *,
+    snip: int,
+    severity: str,
+    summary: str,
+    fix: str,
+    registry: Registry | None = None,
+    origin: str = "x12dental",
+) -> Callable[[Callable[[], BatchCheck]], Callable[[], BatchCheck]]:
+    """Register a factory of BatchCheck objects: one fresh state per run (file or batch)."""
+    return _decorator(
+        "batch",
+        id,
+        snip=snip,
+        severity=severity,
+        summary=summary,
+        fix=fix,
+        codes=None,
+        registry=registry,
+        origin=origin,
+    )
+
+
+# -- services: the shape batch and history share ----------------------------------------
+
+
+@attrs.frozen(slots=True)
+class ServiceRecord:
+    """One procedure on one tooth (or none) for one patient: what cross-claim rules compare."""
+
+    patient: str
+    code: str
+    tooth: str | None
+    surfaces: tuple[str, ...]
+    date: dt.date | None
+    claim_id: str
+    line: int | None
+    source: str = "batch"  # "batch" (this run) or "history" (an earlier batch)
+    rejected: bool = False
+
+
+class History(Protocol):
+    """Claims of earlier batches. The SQLite store implements it; NullHistory knows nothing."""
+
+    def services(
+        self,
+        patient: str,
+        *,
+        codes: frozenset[str] | None = None,
+        tooth: str | None = None,
+    ) -> Iterable[ServiceRecord]: ...
+
+    def claim_seen(self, content_hash: str, since: dt.date) -> bool: ...
+
+
+class NullHistory:
+    """No store: every cross-batch question answers 'nothing known'."""
+
+    def services(
+        self,
+        patient: str,
+        *,
+        codes: frozenset[str] | None = None,
+        tooth: str | None = None,
+    ) -> Iterable[ServiceRecord]:
+        return ()
+
+    def claim_seen(self, content_hash: str, since: dt.date) -> bool:
+        return False
+
+
+def line_date(line: m.ServiceLine, claim: m.Claim) -> dt.date | None:
+    """A line's date of service: its own DTP*472, else the claim's (start of an RD8 range)."""
+    own = line.date("472")
+    if own is not None and own.start is not None:
+        return own.start
+    claim_date = claim.date("472")
+    return claim_date.start if claim_date is not None else None
+
+
+def line_teeth(line: m.ServiceLine) -> tuple[str, ...]:
+    return tuple(t.number for t in line.teeth if t.number)
+
+
+def patient_key(claim: m.Claim) -> str:
+    """One patient across claims: payer, member id, patient name and birth date, hashed.
+
+    Hashed so the key can be kept (history) without keeping who the patient is.
+    """
+    sub = claim.subscriber
+    pat = claim.patient
+    payer = claim.payer.party.id if claim.payer else ""
+    member = sub.party.id if sub and sub.party else ""
+    person = pat.party if pat and pat.party else (sub.party if sub else None)
+    birth = pat.birth_date if pat else (sub.birth_date if sub else None)
+    parts = (
+        payer,
+        member,
+        person.last_or_org if person else "",
+        person.first if person else "",
+        birth.raw if birth else "",
+    )
+    return hashlib.sha256("|".join(p.strip().upper() for p in parts).encode()).hexdigest()[:32]
+
+
+def services_of(claim: m.Claim, patient: str) -> Iterator[ServiceRecord]:
+    for line in claim.lines:
+        day = line_date(line, claim)
+        teeth = line.teeth or ()
+        if not teeth:
+            yield ServiceRecord(
+                patient, line.procedure, None, (), day, claim.claim_id, line.line_number
+            )
+        for tooth in teeth:
+            yield ServiceRecord(
+                patient,
+                line.procedure,
+                tooth.number or None,
+                tooth.surfaces,
+                day,
+                claim.claim_id,
+                line.line_number,
+            )
+
+
+class BatchIndex:
+    """Services of the claims already seen in this run, per patient (compact, for cross-claim rules)."""
+
+    def __init__(self) -> None:
+        self._by_patient: dict[str, list[ServiceRecord]] = {}
+
+    def add(self, claim: m.Claim, patient: str) -> None:
+        self._by_patient.setdefault(patient, []).extend(services_of(claim, patient))
+
+    def services(
+        self,
+        patient: str,
+        *,
+        codes: frozenset[str] | None = None,
+        tooth: str | None = None,
+    ) -> Iterator[ServiceRecord]:
+        for rec in self._by_patient.get(patient, ()):
+            if codes is not None and rec.code not in codes:
+                continue
+            if tooth is not None and rec.tooth != tooth:
+                continue
+            yield rec
+
+
+# -- settings (from rule packs) ----------------------------------------------------------
+
+
+@attrs.frozen
+class Settings:
+    """What the rule packs say: severity per rule id (None = off) and pack parameters."""
+
+    severities: Mapping[str, Severity | None] = attrs.field(factory=dict)
+    params: Mapping[str, Any] = attrs.field(factory=dict)
+    packs: tuple[str, ...] = ()
+
+    def severity_for(self, rule_id: str, default: Severity) -> Severity | None:
+        return self.severities.get(rule_id, default)
+
+    def apply(self, finding: Finding) -> Finding | None:
+        """Re-grade (or drop) any finding, structural ones included, as the packs say."""
+        if finding.rule not in self.severities:
+            return finding
+        severity = self.severities[finding.rule]
+        if severity is None:
+            return None
+        return attrs.evolve(finding, severity=severity)
+
+    def param(self, key: str, default: Any = None) -> Any:
+        return self.params.get(key, default)
+
+
+@attrs.define
+class RuleContext:
+    """What a rule may consult besides the claim: settings, this batch, history, today."""
+
+    settings: Settings
+    batch: BatchIndex
+    history: History
+    today: dt.date
+    patient: str = ""
+
+    def earlier_services(
+        self, *, codes: frozenset[str] | None = None, tooth: str | None = None
+    ) -> Iterator[ServiceRecord]:
+        """This patient's services from earlier claims of the batch, then from history."""
+        yield from self.batch.services(self.patient, codes=codes, tooth=tooth)
+        yield from self.history.services(self.patient, codes=codes, tooth=tooth)
+
+
+class RuleRunner:
+    """Apply the registry's rules to each claim of one run; collect findings."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        registry: Registry | None = None,
+        history: History | None = None,
+        today: dt.date | None = None,
+    ) -> None:
+        self.registry = registry or default_registry()
+        self.settings = settings or Settings()
+        self.ctx = RuleContext(
+            self.settings, BatchIndex(), history or NullHistory(), today or dt.date.today()
+        )
+        self._claim_rules = self._enabled(self.registry.of_scope("claim"))
+        self._batch = [(r, r.check()) for r in self._enabled(self.registry.of_scope("batch"))]
+        self._line_cache: dict[str, list[Rule]] = {}
+
+    def _enabled(self, rules: list[Rule]) -> list[Rule]:
+        return [r for r in rules if self.settings.severity_for(r.id, r.severity) is not None]
+
+    def _line_rules(self, code: str) -> list[Rule]:
+        rules = self._line_cache.get(code)
+        if rules is None:
+            rules = self._enabled(self.registry.line_rules_for(code))
+            self._line_cache[code] = rules
+        return rules
+
+    def check_claim(self, claim: m.Claim) -> list[Finding]:
+        ctx = self.ctx
+        ctx.patient = patient_key(claim)
+        out: list[Finding] = []
+        for rule in self._claim_rules:
+            out.extend(self._run(rule, claim, rule.check, claim, ctx))
+        for line in claim.lines:
+            for rule in self._line_rules(line.procedure):
+                out.extend(self._run(rule, claim, rule.check, line, claim, ctx))
+        for rule, state in self._batch:
+            out.extend(self._run(rule, claim, state.observe, claim, ctx))
+        ctx.batch.add(claim, ctx.patient)
+        return out
+
+    def finish(self) -> list[Finding]:
+        out: list[Finding] = []
+        for rule, state in self._batch:
+            out.extend(self._run(rule, None, state.finish, self.ctx))
+        return out
+
+    def _run(
+        self, rule: Rule, claim: m.Claim | None, call: Callable[..., Iterable[Hit]], *args: Any
+    ) -> list[Finding]:
+        try:
+            return [self._finding(rule, claim, hit) for hit in call(*args)]
+        except Exception as exc:  # a broken rule (plugin) must not stop the run
+            return [
+                Finding(
+                    rule="x12dental.rule-crashed",
+                    severity=Severity.WARNING,
+                    snip=rule.snip,
+                    message=(
+                        f"rule {rule.id} ({rule.origin}) failed with {type(exc).__name__} "
+                        "and was skipped for this claim; report this to the rule's author"
+                    ),
+                    claim_id=claim.claim_id if claim else None,
+                    location=_claim_location(claim, claim.where if claim else None),
+                )
+            ]
+
+    def _finding(self, rule: Rule, claim: m.Claim | None, hit: Hit) -> Finding:
+        severity = self.settings.severity_for(rule.id, rule.severity) or rule.severity
+        claim = hit.claim or claim
+        line = hit.line
+        where = hit.where or (line.service_where or line.where if line else None)
+        if where is None and claim is not None:
+            where = claim.where
+        tooth = hit.tooth
+        if tooth is None and line is not None and len(line.teeth) == 1:
+            tooth = line.teeth[0].number or None
+        return Finding(
+            rule=rule.id,
+            severity=severity,
+            snip=rule.snip,
+            message=hit.message,
+            hint=hit.hint or rule.fix,
+            location=_claim_location(claim, where),
+            element=hit.element,
+            claim_id=claim.claim_id if claim else None,
+            line=line.line_number if line else None,
+            procedure=(line.procedure or None) if line else None,
+            tooth=tooth,
+        )
+
+
+def _claim_location(claim: m.Claim | None, where: m.Where | None) -> Location:
+    env = claim.envelope if claim else m.Envelope()
+    return Location(
+        segment_id=where.segment_id if where else None,
+        segment_position=where.position if where else None,
+        file_line=where.file_line if where else None,
+        interchange_control=env.interchange_control,
+        group_control=env.group_control,
+        transaction_control=env.transaction_control,
+    )
+
+
+_LOADED = False
+
+
+def default_registry() -> Registry:
+    """The registry with every built-in rule and every installed plugin loaded (once)."""
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        import x12dental.checks  # noqa: F401  (registers the built-in rules)
+        from x12dental.plugins import load_plugins
+
+        load_plugins(REGISTRY)
+    return REGISTRY
