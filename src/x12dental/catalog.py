@@ -10,6 +10,7 @@ from __future__ import annotations
 import attrs
 
 from x12dental import messages
+from x12dental.engine import Rule
 
 
 @attrs.frozen(slots=True)
@@ -20,8 +21,11 @@ class RuleDoc:
     summary: str
     fix: str
     scope: str = "file"
+    rule: Rule | None = None
 
     def explain(self) -> str:
+        if self.rule is not None:
+            return self.rule.explain()
         return (
             f"{self.id}  (SNIP {self.snip}, default severity {self.severity}, scope {self.scope})\n\n"
             f"What it checks: {self.summary}.\n\n"
@@ -101,6 +105,22 @@ _OWN: tuple[RuleDoc, ...] = (
         "segment",
     ),
     RuleDoc(
+        "payer.version-not-accepted",
+        7,
+        "error",
+        "a rule pack lists the GS08 versions the payer accepts, and the group's version is not one",
+        "Send the version the payer accepts (normally 005010X224A2).",
+        "group",
+    ),
+    RuleDoc(
+        "x12dental.rule-crashed",
+        7,
+        "warning",
+        "a rule (usually a plugin) failed on a claim and was skipped for it",
+        "Report it to the rule's author; the rest of the claim was still checked.",
+        "claim",
+    ),
+    RuleDoc(
         "x12.transaction.no-claims",
         2,
         "warning",
@@ -147,8 +167,18 @@ def _from_tables() -> list[RuleDoc]:
     return docs
 
 
+def _from_registry() -> list[RuleDoc]:
+    from x12dental.engine import default_registry
+
+    return [
+        RuleDoc(r.id, r.snip, r.severity.value, r.summary, r.fix, r.scope, r)
+        for r in default_registry()
+    ]
+
+
 def all_rules() -> list[RuleDoc]:
-    return sorted([*_OWN, *_from_tables()], key=lambda r: r.id)
+    """Structural rules and every registered rule (built-in and plugins), by id."""
+    return sorted([*_OWN, *_from_tables(), *_from_registry()], key=lambda r: r.id)
 
 
 def find_rule(rule_id: str) -> RuleDoc | None:

@@ -105,9 +105,20 @@ def _explain(rule_id: str) -> int:
     return 0
 
 
+def _plugin_warnings() -> None:
+    from x12dental.engine import default_registry
+    from x12dental.plugins import PLUGIN_ERRORS
+
+    default_registry()
+    for message in PLUGIN_ERRORS:
+        sys.stderr.write(f"x12dental: warning: {message}\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in ("check", "rules", "explain"):
+            _plugin_warnings()
         if args.command == "check":
             return _check(args)
         if args.command == "rules":

@@ -136,6 +136,9 @@ def load_pack(name_or_path: str, known_rules: set[str] | None = None) -> dict[st
     meta = doc.get("pack", {})
     if not isinstance(meta, dict):
         raise RuleDataError(path, "pack", "must be a table")
+    for key in meta:
+        if key not in ("name", "description", "payers"):
+            raise RuleDataError(path, f"pack.{key}", "unknown key; use name, description, payers")
     name = str(meta.get("name", path.stem))
     payers = meta.get("payers", [])
     if not isinstance(payers, list) or not all(isinstance(p, str) for p in payers):
@@ -177,10 +180,9 @@ def load_pack(name_or_path: str, known_rules: set[str] | None = None) -> dict[st
             if key == "teeth_per_period":
                 values["max_teeth"] = require(row, "max_teeth", int, path, at)
                 values["period"] = _period(row.get("period", "benefit-year"), path, f"{at}.period")
-            if "severity" in row:
-                if row["severity"] not in _SEVERITIES:
-                    raise RuleDataError(path, f"{at}.severity", "use error, warning or info")
-                values["severity"] = row["severity"]
+            for extra in row:
+                if extra not in ("codes", *values):
+                    raise RuleDataError(path, f"{at}.{extra}", "unknown key")
             reqs.append(Requirement(name, codes, tuple(payers), values))
         out[key] = reqs
     versions = doc.get("versions", {})

@@ -157,7 +157,9 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
     def context() -> ClaimContext:
         return ClaimContext(builder.claim_id, builder.line_number, builder.procedure)
 
-    structure = StructuralChecker(findings.append, context)
+    structure = StructuralChecker(
+        findings.append, context, tuple(settings.param("accepted_versions", ()))
+    )
 
     def on_reading_problem(finding: Finding) -> None:
         """The tokenizer knows lines, not positions: place a cut-off segment in its transaction."""

@@ -171,7 +171,10 @@ class _ErrorSink:
 class StructuralChecker:
     """Validate one input's segments against the X12 standard and the 837D TR3 (SNIP 1-2)."""
 
-    def __init__(self, sink: FindingSink, context: ContextFn) -> None:
+    def __init__(
+        self, sink: FindingSink, context: ContextFn, accepted_versions: tuple[str, ...] = ()
+    ) -> None:
+        self._accepted = accepted_versions
         self._sink = sink
         self._context = context
         self._folder = str(map_folder())
@@ -378,7 +381,18 @@ class StructuralChecker:
             return
         self._skip = False
         self.versions_seen.add(version)
-        if version != PREFERRED_VERSION:
+        if self._accepted and version not in self._accepted:
+            self._own(
+                "payer.version-not-accepted",
+                Severity.ERROR,
+                7,
+                f"GS08 is {version}; this payer accepts only {', '.join(self._accepted)}",
+                f"Send the claims as {self._accepted[0]}.",
+                "GS",
+                "GS08",
+                AckCode(level="gs", code="2"),
+            )
+        elif version != PREFERRED_VERSION and not self._accepted:
             self._own(
                 "x12.envelope.version-not-preferred",
                 Severity.WARNING,
