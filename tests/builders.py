@@ -3,6 +3,7 @@
     result = run(Claim(lines=(Line("D6011", teeth=(("8", ""),)),), notes=("D6010 #8 03/14/2026",)))
     assert rule_hits(result, "implant.d6011-no-tooth") == []
 
+Note texts must not contain the delimiters (`*`, `:`, `^`, `~`).
 Everything not given is valid (NPIs, ZIP+4, dates, CLM02 = the sum of the lines), so a rule
 test sees only the problem it puts in. `run` checks the text end to end through the
 pipeline, the rule engine included, with `today` fixed.
@@ -57,7 +58,7 @@ class Claim:
     birth_date: str = "19800115"  # the patient's
     member_id: str = "M123456789"
     patient: tuple[str, str] = ("DOE", "JANE")
-    extra: tuple[str, ...] = ()  # raw 2300 segments added after the REFs (e.g. "DTP*439*D8*...")
+    extra: tuple[str, ...] = ()  # raw 2300 segments after the NTEs, e.g. "DTP*439*D8*20260901"
 
 
 def _seg(*parts: str) -> str:
@@ -97,7 +98,7 @@ def _claim_segments(c: Claim) -> list[str]:
         segs.append(_seg("REF", qual, value))
     for note in c.notes:
         segs.append(_seg("NTE", "ADD", note))
-    segs.extend(c.extra)
+    segs.extend(x if x.endswith("~") else x + "~" for x in c.extra)
     segs.append(_seg("NM1", "82", "1", "SMITH", "ANNA", "", "", "", "XX", RENDERING_NPI))
     segs.append(_seg("PRV", "PE", "PXC", "1223G0001X"))
     for n, ln in enumerate(c.lines, 1):

@@ -8,6 +8,8 @@ from x12dental.findings import Severity
 from x12dental.pipeline import FileResult, check_bytes
 from x12dental.synthetic import GenOptions, generate
 
+from .builders import Claim, Line, build
+
 CLEAN = generate(21, GenOptions(claims=3)).text
 
 
@@ -113,3 +115,19 @@ def test_garbage_after_the_isa_does_not_hang() -> None:
     result = check(isa + "\n" + "x" * 2_000_000)
     assert result.status == "rejected"
     assert "x12.envelope.truncated" in rules(result)
+
+
+def test_service_line_without_sv3_before_another_line() -> None:
+    """pyx12 misses an LX with no SV3 when another LX follows; we report it at the next LX."""
+    text = build(Claim(lines=(Line("D0120"), Line("D1110"), Line("D0274")))).decode()
+    lines = text.splitlines()
+    at = [i for i, s in enumerate(lines) if s.startswith("SV3")][1]
+    del lines[at]
+    st = next(i for i, s in enumerate(lines) if s.startswith("ST*"))
+    se = next(i for i, s in enumerate(lines) if s.startswith("SE*"))
+    lines[se] = f"SE*{se - st + 1}*0001~"
+    result = check("\n".join(lines) + "\n")
+    missing = [f for f in result.findings if f.rule == "x12.segment.missing"]
+    assert [f.location.segment_id for f in missing] == ["SV3"]
+    assert missing[0].location.segment_position == at - st + 1
+    assert missing[0].claim_id == "CLM001"

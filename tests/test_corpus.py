@@ -57,8 +57,10 @@ def _check(corpus: Path, rel: str) -> FileResult:
 @pytest.mark.parametrize("rel", DENTAL_EXAMPLES)
 def test_x12_examples_have_no_structural_error(corpus: Path, rel: str) -> None:
     result = _check(corpus, rel)
-    assert result.status == "accepted", [f.message for f in result.findings]
-    assert [f for f in result.findings if f.snip == 1] == []
+    # Structurally clean; several official examples carry NPIs failing the check digit and
+    # 5-digit billing ZIPs (SOURCES.md), which the SNIP 5 rules rightly report.
+    assert result.status != "rejected", [f.message for f in result.findings]
+    assert [f for f in result.findings if f.snip <= 2] == []
     assert result.claims == 1
 
 

@@ -303,8 +303,11 @@ def test_gs08_outside_the_dental_versions_is_a_map_error(
 def test_map_folder_holds_pyx12_maps_and_ours() -> None:
     folder = map_folder()
     for entry in PYX12_MAPS.iterdir():
-        if entry.is_file() and entry.name != "maps.xml":
+        if entry.is_file() and entry.name not in ("maps.xml", "codes.xml"):
             assert (folder / entry.name).read_bytes() == entry.read_bytes(), entry.name
+    # codes.xml is pyx12's plus the current postal codes its `states` list lacks.
+    codes = (folder / "codes.xml").read_text()
+    assert all(f"<code>{c}</code>" in codes for c in ("QC", "NL", "NU", "PQ", "OH"))
     assert (folder / DENTAL_MAP_FILE).read_bytes() == (
         data_dir("maps") / DENTAL_MAP_FILE
     ).read_bytes()

@@ -106,6 +106,7 @@ def _explain(rule_id: str) -> int:
 
 
 def _plugin_warnings() -> None:
+    """Load the rules (built-in data and plugins) up front; say what failed to load."""
     from x12dental.engine import default_registry
     from x12dental.plugins import PLUGIN_ERRORS
 
@@ -118,7 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command in ("check", "rules", "explain"):
-            _plugin_warnings()
+            try:
+                _plugin_warnings()
+            except RuleDataError as exc:
+                sys.stderr.write(f"x12dental: error: rule data {exc}\n")
+                return 2
         if args.command == "check":
             return _check(args)
         if args.command == "rules":

@@ -20,6 +20,7 @@ import attrs
 
 from x12dental import model as m
 from x12dental.findings import Finding, Location, Severity
+from x12dental.ruledata import RuleDataError
 
 Scope = Literal["line", "claim", "batch"]
 SCOPES: tuple[Scope, ...] = ("line", "claim", "batch")
@@ -64,7 +65,7 @@ class Rule:
     origin: str = "x12dental"
 
     def explain(self) -> str:
-        codes = ", ".join(sorted(self.codes)) if self.codes and len(self.codes) <= 12 else ""
+        codes = compress_codes(self.codes) if self.codes else ""
         lines = [
             f"{self.id}",
             f"  SNIP type {self.snip}; default severity {self.severity.value}; "
@@ -74,6 +75,24 @@ class Rule:
             lines.append(f"  applies to: {codes}")
         lines += ["", self.summary, "", self.explanation.strip(), "", f"How to fix: {self.fix}"]
         return "\n".join(lines) + "\n"
+
+
+def compress_codes(codes: Iterable[str]) -> str:
+    """D6010, D6011, D6012, D6020 -> 'D6010-D6012, D6020': readable in `explain`."""
+    nums = sorted(int(c[1:]) for c in codes if len(c) == 5 and c[1:].isdigit())
+    others = sorted(c for c in codes if not (len(c) == 5 and c[1:].isdigit()))
+    parts: list[str] = []
+    start = prev = None
+    for n in nums:
+        if prev is not None and n == prev + 1:
+            prev = n
+            continue
+        if start is not None and prev is not None:
+            parts.append(f"D{start:04d}" if start == prev else f"D{start:04d}-D{prev:04d}")
+        start = prev = n
+    if start is not None and prev is not None:
+        parts.append(f"D{start:04d}" if start == prev else f"D{start:04d}-D{prev:04d}")
+    return ", ".join(parts + others)
 
 
 class RuleError(Exception):
@@ -459,6 +478,8 @@ class RuleRunner:
     ) -> list[Finding]:
         try:
             return [self._finding(rule, claim, hit) for hit in call(*args)]
+        except RuleDataError:
+            raise  # configuration, not a claim problem: stop with the file and key
         except Exception as exc:  # a broken rule (plugin) must not stop the run
             return [
                 Finding(
@@ -519,8 +540,9 @@ def default_registry() -> Registry:
     global _LOADED
     if not _LOADED:
         _LOADED = True
-        import x12dental.checks  # noqa: F401  (registers the built-in rules)
+        import x12dental.checks  # (registers the built-in rules)
         from x12dental.plugins import load_plugins
 
+        x12dental.checks.preflight()
         load_plugins(REGISTRY)
     return REGISTRY

@@ -46,7 +46,7 @@ DENTAL_MAP_FILE = "837.5010.X224.A2.xml"
 _FUNCTIONAL_ID = "HC"
 _ABBREVIATION = "837D"
 _CACHE_ENV = "X12DENTAL_CACHE_DIR"
-_FORMAT_VERSION = "1"  # bump when the folder layout or maps.xml rows change
+_FORMAT_VERSION = "2"  # bump when the folder layout or maps.xml rows change
 
 
 _known_folder: Path | None = None
@@ -144,6 +144,8 @@ def _build(target: Path, pyx12_maps: Traversable, our_map_bytes: bytes) -> Path:
             if entry.name == "maps.xml":
                 pyx12_index = data
                 continue
+            if entry.name == "codes.xml":
+                data = _extend_states(data)
             (staging / entry.name).write_bytes(data)
         if not pyx12_index:
             raise FileNotFoundError("pyx12's map folder has no maps.xml")
@@ -160,6 +162,25 @@ def _build(target: Path, pyx12_maps: Traversable, our_map_bytes: bytes) -> Path:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+# Current postal codes pyx12's `states` list lacks: Newfoundland and Labrador, Nunavut and
+# Quebec (it still has the retired NF and PQ), the US minor outlying islands and Palau.
+_MISSING_STATES = ("NL", "NU", "QC", "UM", "PW")
+
+
+def _extend_states(codes_xml: bytes) -> bytes:
+    """Add the missing state/province codes to pyx12's `states` code set (N402, CLM11-4)."""
+    text = codes_xml.decode("utf-8")
+    start = text.find("<id>states</id>")
+    end = text.find("</version>", start)
+    if start < 0 or end < 0:
+        return codes_xml
+    block = text[start:end]
+    extra = "".join(
+        f"<code>{c}</code>" for c in _MISSING_STATES if f"<code>{c}</code>" not in block
+    )
+    return (text[:end] + extra + text[end:]).encode("utf-8")
 
 
 def _extend_index(pyx12_index: bytes) -> bytes:

@@ -85,4 +85,7 @@ def code_specs(value: Any, path: str | Path, at: str) -> tuple[str, ...]:
                 f"{at}[{i}]",
                 f"{spec!r} is not a CDT code (D1234), range (D1000-D1999) or prefix (D2*)",
             )
+        low, _, high = spec.partition("-")
+        if high and high < low:
+            raise RuleDataError(path, f"{at}[{i}]", f"{spec!r} runs backwards: write {high}-{low}")
     return tuple(value)

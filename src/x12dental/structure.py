@@ -200,6 +200,13 @@ class StructuralChecker:
         self.versions_seen: set[str] = set()
         self.current = ""
         self.position: int | None = None
+        self._previous = ""
+        self._sv3_missing_reported = False
+
+    @property
+    def checking(self) -> bool:
+        """False inside an interchange or group we do not check (not 5010, not 837D)."""
+        return not self._skip and self._control is not None
 
     # -- reporting ---------------------------------------------------------------
 
@@ -217,6 +224,8 @@ class StructuralChecker:
         element: Any = None,
         refdes: str | None = None,
     ) -> None:
+        if level == "seg" and code == "3" and segment_id == "SV3":
+            self._sv3_missing_reported = True
         ctx = self._context() if level in ("seg", "ele") else ClaimContext()
         described = messages.describe(
             level, code, text, value, segment_id, segment_name, loop, element, refdes
@@ -311,7 +320,22 @@ class StructuralChecker:
             if self._control is not None and seg_id in ("GS", "ST", "SE", "GE"):
                 self._count_skipped(tok)
             return
+        self._sv3_missing_reported = False
         self._validate(tok)
+        if self._previous == "LX" and seg_id != "SV3" and not self._sv3_missing_reported:
+            # pyx12 lets an LX without its SV3 pass when another LX follows: the line
+            # would reach the payer with no procedure at all.
+            self.emit(
+                "seg",
+                "3",
+                "Mandatory segment SV3 missing",
+                None,
+                segment_id="SV3",
+                position=self.position,
+                segment_name="Dental Service",
+                loop="2400",
+            )
+        self._previous = seg_id
 
     def _count_skipped(self, tok: Token) -> None:
         """A group we do not check still counts in GE01/IEA01: keep pyx12's counters right."""

@@ -14,3 +14,11 @@ from x12dental.checks import (  # noqa: F401
     procedure,
     situational,
 )
+
+
+def preflight() -> None:
+    """Load every family's rule data now, so a broken data file is one located error
+    (RuleDataError: file and key) at start-up rather than a crashed rule on every claim."""
+    codes.policy()
+    implant.implant_data()
+    procedure.builtin_table()

@@ -125,7 +125,9 @@ def non_covered(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterat
         )
 
 
-def _earlier(ctx: RuleContext, codes: tuple[str, ...], tooth: str | None) -> Iterable[ServiceRecord]:
+def _earlier(
+    ctx: RuleContext, codes: tuple[str, ...], tooth: str | None
+) -> Iterable[ServiceRecord]:
     for rec in ctx.earlier_services(tooth=tooth):
         if not rec.rejected and any(code_in(rec.code, spec) for spec in codes):
             yield rec
