@@ -136,8 +136,8 @@ def _from_tables() -> list[RuleDoc]:
     seen: set[str] = set()
     tables = (
         [(t, "file") for t in messages._ENVELOPE.values()]
-        + [(t, "segment") for t in messages._SEGMENT.values()]
-        + [(t, "element") for t in messages._ELEMENT.values()]
+        + [(messages._SEGMENT[c], "segment") for c in messages.SEGMENT_CODES]
+        + [(messages._ELEMENT[c], "element") for c in messages.ELEMENT_CODES]
     )
     for entry, scope in tables:
         if entry.rule in seen:
@@ -154,16 +154,6 @@ def _from_tables() -> list[RuleDoc]:
             .replace("{loop}", "a loop")
         )
         docs.append(RuleDoc(entry.rule, entry.snip, "error", summary, entry.hint, scope))
-    docs.append(
-        RuleDoc(
-            "x12.element.exclusion",
-            1,
-            "error",
-            "two elements that exclude each other are both present",
-            "Send only one of them.",
-            "element",
-        )
-    )
     return docs
 
 

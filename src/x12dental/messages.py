@@ -167,7 +167,8 @@ _SEGMENT: dict[str, CodeText] = {
         "x12.segment.syntax",
         1,
         "{seg}{name} breaks an X12 syntax rule",
-        "Fill in the elements the rule pairs together, or leave them all out.",
+        "Send the elements the rule pairs together (e.g. NM108 with NM109), or none of them; "
+        "send no more elements than the segment has.",
     ),
     "HL1": CodeText(
         "x12.hl.sequence",
@@ -266,6 +267,21 @@ _ELEMENT: dict[str, CodeText] = {
 }
 
 
+_SYNTAX = re.compile(r"^(?:If|At least one of|Only one of)", re.I)
+
+
+def _syntax_words(text: str) -> str:
+    """pyx12's syntax texts name elements as NM108/NM109 already; drop its quoting noise."""
+    words = text.replace('"', "").strip()
+    return words[0].lower() + words[1:] if words and not _SYNTAX.match(words) else words
+
+
+# Segment error codes pyx12's walker and reader raise (it never raises 6 or 7).
+SEGMENT_CODES = ("1", "2", "3", "4", "5", "8", "HL1", "HL2", "LX", "SEG1")
+# Element error codes pyx12 reports on an element; the others reach us as segment code 8.
+ELEMENT_CODES = ("1", "4", "5", "6", "7", "8", "9", "10")
+
+
 def element_ref(refdes: str | None) -> tuple[str | None, int | None, int | None]:
     """pyx12 writes CLM05-01; people and the report write CLM05-2. Also return the positions."""
     if not refdes:
@@ -316,7 +332,10 @@ def describe(
         entry = _ENVELOPE.get((level, code))
         if entry is None:
             return Described(f"x12.{level}.error-{code}", 1, text, "", None, None, None, code)
-        return Described(entry.rule, entry.snip, entry.text, entry.hint, None, None, None, code)
+        text_out = entry.text
+        if (level, code) == ("isa", "024") and "Unterminated" in text:
+            text_out = "a functional group (GS) or transaction set (ST) is not closed before the next trailer"
+        return Described(entry.rule, entry.snip, text_out, entry.hint, None, None, None, code)
     if level == "seg" and code == "1" and _SEGMENT_ID.match(seg):
         # pyx12 says "unrecognized" for a real segment it cannot place: say that instead.
         return Described(
@@ -335,7 +354,7 @@ def describe(
         entry = _SEGMENT.get(code) or CodeText(f"x12.segment.error-{code}", 1, "{seg}: " + text, "")
         message = entry.text.format(seg=seg, name=name, where=where, loop=loop or "?")
         if code == "8":
-            message += f": {text}"
+            message += ": " + _syntax_words(text)
         return Described(entry.rule, entry.snip, message, entry.hint, None, None, None, code)
     ref = refdes or getattr(element, "refdes", None) or getattr(element, "id", None)
     shown, pos, comp = element_ref(ref)
