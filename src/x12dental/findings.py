@@ -52,6 +52,7 @@ class AckCode:
     repeat_position: int | None = None
     data_element: str | None = None
     bad_value: str | None = None
+    loop_id: str | None = None  # IK303: the TR3 loop of the segment in error, when in a loop
 
 
 @attrs.frozen(slots=True)

@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 import attrs
 
 from x12dental import model as m
-from x12dental.tokenizer import Token
+from x12dental.tokenizer import Delimiters, Token
 
 
 def parse_decimal(raw: str) -> Decimal | None:
@@ -283,6 +283,8 @@ class ModelBuilder:
         self._group_transactions: list[str] = []
         self._st: list[str] | None = None
         self._st_where: m.Where | None = None
+        self._current_delimiters = Delimiters("*", ":", "^", "~")
+        self._delimiters = self._current_delimiters
 
     def _reset_transaction(self) -> None:
         self._billing: m.BillingProvider | None = None
@@ -362,8 +364,11 @@ class ModelBuilder:
         self._on_claim(built)
 
     def finish(self) -> None:
-        """End of input: hand on the claim that was still open (a truncated file still reports it)."""
+        """End of input: hand on what was still open (a truncated file still reports it)."""
         self._flush_claim(self.position)
+        self._close_transaction(None)
+        self._close_group(None)
+        self._close_interchange(None)
 
     # -- feeding ----------------------------------------------------------------
 
@@ -377,6 +382,7 @@ class ModelBuilder:
         elif self.position is not None:
             self.position += 1
         where = m.Where(seg, self.position, tok.line)
+        self._current_delimiters = tok.delimiters
         handler = _HANDLERS.get(seg)
         if handler is not None:
             handler(self, el, where, tok.delimiters.component)
@@ -385,33 +391,54 @@ class ModelBuilder:
 
     def _h_isa(self, el: list[str], where: m.Where, c: str) -> None:
         self._flush_claim(self.position)
+        self._close_transaction(None)
+        self._close_group(None)
+        self._close_interchange(None)
         self._isa, self._isa_where = el, where
+        self._delimiters = self._current_delimiters
         self.envelope = m.Envelope(_get(el, 13).strip() or None)
         self.interchanges += 1
 
     def _h_iea(self, el: list[str], where: m.Where, c: str) -> None:
         self._flush_claim(None)
-        if self._isa is not None and self._on_interchange and self._isa_where:
-            i = self._isa
-            self._on_interchange(
-                m.Interchange(
-                    _get(i, 13).strip(),
-                    _get(i, 5).strip(),
-                    _get(i, 6).strip(),
-                    _get(i, 7).strip(),
-                    _get(i, 8).strip(),
-                    _get(i, 9),
-                    _get(i, 10),
-                    _get(i, 12),
-                    _get(i, 14),
-                    _get(i, 15),
-                    self._isa_where,
-                )
-            )
+        self._close_transaction(None)
+        self._close_group(None)
+        self._close_interchange(el)
+
+    def _close_interchange(self, iea: list[str] | None) -> None:
+        i, where = self._isa, self._isa_where
         self._isa = None
+        if i is None or where is None or self._on_interchange is None:
+            return
+        d = self._delimiters
+        self._on_interchange(
+            m.Interchange(
+                _get(i, 13).strip(),
+                _get(i, 5).strip(),
+                _get(i, 6).strip(),
+                _get(i, 7).strip(),
+                _get(i, 8).strip(),
+                _get(i, 9),
+                _get(i, 10),
+                _get(i, 12),
+                _get(i, 14),
+                _get(i, 15),
+                where,
+                element_separator=d.element,
+                component_separator=d.component,
+                repetition_separator=d.repetition,
+                segment_terminator=d.segment,
+                authorization=(_get(i, 1), _get(i, 2)),
+                security=(_get(i, 3), _get(i, 4)),
+                trailer_count=_get(iea, 1) if iea is not None else None,
+                trailer_control=_get(iea, 2) if iea is not None else None,
+            )
+        )
 
     def _h_gs_seg(self, el: list[str], where: m.Where, c: str) -> None:
         self._flush_claim(None)
+        self._close_transaction(None)
+        self._close_group(None)
         self._gs, self._gs_where = el, where
         self._group_transactions = []
         self.envelope = m.Envelope(self.envelope.interchange_control, _get(el, 6) or None)
@@ -419,24 +446,33 @@ class ModelBuilder:
 
     def _h_ge(self, el: list[str], where: m.Where, c: str) -> None:
         self._flush_claim(None)
-        if self._gs is not None and self._on_group and self._gs_where:
-            g = self._gs
-            self._on_group(
-                m.FunctionalGroup(
-                    _get(g, 6),
-                    _get(g, 1),
-                    _get(g, 2),
-                    _get(g, 3),
-                    _get(g, 4),
-                    _get(g, 5),
-                    _get(g, 8),
-                    tuple(self._group_transactions),
-                    self._gs_where,
-                )
-            )
+        self._close_transaction(None)
+        self._close_group(el)
+
+    def _close_group(self, ge: list[str] | None) -> None:
+        g, where = self._gs, self._gs_where
         self._gs = None
+        if g is None or where is None or self._on_group is None:
+            return
+        self._on_group(
+            m.FunctionalGroup(
+                _get(g, 6),
+                _get(g, 1),
+                _get(g, 2),
+                _get(g, 3),
+                _get(g, 4),
+                _get(g, 5),
+                _get(g, 8),
+                tuple(self._group_transactions),
+                where,
+                interchange_control=self.envelope.interchange_control,
+                trailer_count=_get(ge, 1) if ge is not None else None,
+            )
+        )
 
     def _h_st_seg(self, el: list[str], where: m.Where, c: str) -> None:
+        self._flush_claim(self.position)
+        self._close_transaction(None)
         self._reset_transaction()
         self._st, self._st_where = el, where
         self.envelope = m.Envelope(
@@ -450,24 +486,30 @@ class ModelBuilder:
 
     def _h_se(self, el: list[str], where: m.Where, c: str) -> None:
         self._flush_claim(self.position)
-        if self._st is not None and self._on_transaction and self._st_where:
-            b = self._bht
-            self._on_transaction(
-                m.Transaction(
-                    _get(self._st, 2),
-                    _get(self._st, 1),
-                    _get(self._st, 3),
-                    _get(b, 2),
-                    _get(b, 6),
-                    parse_date(_get(b, 4)),
-                    self._tx_claims,
-                    self._tx_lines,
-                    self.envelope,
-                    self._st_where,
-                )
-            )
-        self._st = None
+        self._close_transaction(el)
         self.position = None
+
+    def _close_transaction(self, se: list[str] | None) -> None:
+        st, where = self._st, self._st_where
+        self._st = None
+        if st is None or where is None or self._on_transaction is None:
+            return
+        b = self._bht
+        self._on_transaction(
+            m.Transaction(
+                _get(st, 2),
+                _get(st, 1),
+                _get(st, 3),
+                _get(b, 2),
+                _get(b, 6),
+                parse_date(_get(b, 4)),
+                self._tx_claims,
+                self._tx_lines,
+                self.envelope,
+                where,
+                trailer_count=_get(se, 1) if se is not None else None,
+            )
+        )
 
     # hierarchy
 

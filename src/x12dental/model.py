@@ -288,6 +288,7 @@ class Transaction:
     service_lines: int
     envelope: Envelope
     where: Where
+    trailer_count: str | None = None  # SE01 as sent; None when SE never came
 
 
 @attrs.frozen(slots=True)
@@ -303,6 +304,8 @@ class FunctionalGroup:
     version: str
     transactions: tuple[str, ...]
     where: Where
+    interchange_control: str | None = None
+    trailer_count: str | None = None  # GE01 as sent; None when GE never came
 
 
 @attrs.frozen(slots=True)
@@ -320,3 +323,11 @@ class Interchange:
     ack_requested: str
     usage: str
     where: Where
+    element_separator: str = "*"
+    component_separator: str = ":"
+    repetition_separator: str | None = "^"
+    segment_terminator: str = "~"
+    authorization: tuple[str, str] = ("00", "")  # ISA01, ISA02
+    security: tuple[str, str] = ("00", "")  # ISA03, ISA04
+    trailer_count: str | None = None  # IEA01 as sent; None when IEA never came
+    trailer_control: str | None = None  # IEA02 as sent

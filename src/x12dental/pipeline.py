@@ -16,7 +16,7 @@ from typing import BinaryIO
 import attrs
 
 from x12dental import model as m
-from x12dental.engine import History, RuleRunner, Settings
+from x12dental.engine import History, RuleRunner, Settings, line_date
 from x12dental.findings import Finding, Location, Severity
 from x12dental.mapper import ModelBuilder
 from x12dental.structure import ClaimContext, StructuralChecker
@@ -26,14 +26,88 @@ STATUSES = ("accepted", "accepted_with_errors", "rejected", "unreadable")
 
 
 @attrs.frozen(slots=True)
+class LineItem:
+    """A service line as the 277CA echoes it."""
+
+    number: str
+    procedure: str
+    charge: str
+    units: str
+    control: str | None  # REF*6R line item control number
+    date: str | None  # CCYYMMDD
+
+
+@attrs.frozen(slots=True)
+class PartyName:
+    last_or_org: str
+    first: str
+    id_qualifier: str
+    id: str
+
+
+def _name(party: m.Party | None) -> PartyName | None:
+    if party is None:
+        return None
+    return PartyName(party.last_or_org, party.first, party.id_qualifier, party.id)
+
+
+@attrs.frozen(slots=True)
 class ClaimResult:
-    """What the acknowledgments need to know of each claim after the run."""
+    """What the acknowledgments (277CA) need of each claim after the run.
+
+    Kept compact (no segments, no narratives) so a large batch stays small; names and
+    ids are here because the 277CA must echo them to the submitter, never to a log.
+    """
 
     claim_id: str
     envelope: m.Envelope
     where: m.Where
     total_charge: str
     service_lines: int
+    date_from: str | None = None
+    date_to: str | None = None
+    billing_provider: PartyName | None = None
+    subscriber: PartyName | None = None
+    patient: PartyName | None = None
+    payer: PartyName | None = None
+    trace: str | None = None  # 2300 REF*D9, echoed in the 277CA
+    frequency: str = ""
+    predetermination: bool = False
+    lines: tuple[LineItem, ...] = ()
+
+
+def claim_result(claim: m.Claim) -> ClaimResult:
+    days = [line_date(ln, claim) for ln in claim.lines]
+    known = sorted(d for d in days if d is not None)
+    items = tuple(
+        LineItem(
+            ln.number,
+            ln.procedure,
+            ln.charge_raw,
+            ln.units_raw or "1",
+            next((r.value for r in ln.references if r.qualifier == "6R"), None),
+            (line_date(ln, claim) or known[0]).strftime("%Y%m%d") if known else None,
+        )
+        for ln in claim.lines
+    )
+    trace = next((r.value for r in claim.references if r.qualifier == "D9"), None)
+    return ClaimResult(
+        claim.claim_id,
+        claim.envelope,
+        claim.where,
+        claim.total_charge_raw,
+        len(claim.lines),
+        known[0].strftime("%Y%m%d") if known else None,
+        known[-1].strftime("%Y%m%d") if known else None,
+        _name(claim.billing_provider.party if claim.billing_provider else None),
+        _name(claim.subscriber.party if claim.subscriber else None),
+        _name(claim.patient.party if claim.patient else None),
+        _name(claim.payer.party if claim.payer else None),
+        trace,
+        claim.frequency,
+        claim.predetermination,
+        items,
+    )
 
 
 @attrs.frozen(slots=True)
@@ -118,15 +192,7 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
     def on_claim(claim: m.Claim) -> None:
         if not structure.checking:
             return  # a claim in a group we do not check (4010, 837P...): counted, not judged
-        claims.append(
-            ClaimResult(
-                claim.claim_id,
-                claim.envelope,
-                claim.where,
-                claim.total_charge_raw,
-                len(claim.lines),
-            )
-        )
+        claims.append(claim_result(claim))
         if runner is not None:
             findings.extend(runner.check_claim(claim))
 

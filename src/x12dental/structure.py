@@ -34,6 +34,7 @@ logging.getLogger("pyx12").setLevel(logging.CRITICAL + 1)
 logging.getLogger("pyx12").propagate = False
 
 _MAPS: dict[str, Any] = {}
+_WRAPPERS = frozenset({"HEADER", "DETAIL", "FOOTER"})
 _WRONG_SEPARATOR = re.compile(r"^([A-Z][A-Z0-9]{1,2})([^A-Za-z0-9 ])")
 _PARAM = pyx12.params.params()
 
@@ -237,6 +238,7 @@ class StructuralChecker:
             component_position=described.component_position,
             data_element=getattr(element, "data_ele", None),
             bad_value=value,
+            loop_id=loop if loop and not loop.endswith("_LOOP") and loop not in _WRAPPERS else None,
         )
         self._sink(
             Finding(
