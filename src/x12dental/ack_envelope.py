@@ -9,6 +9,8 @@ derived from the input's own control numbers and dates, never from a clock or a 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from typing import Protocol, TypeVar
 
 import attrs
 
@@ -25,6 +27,34 @@ def derived_control(*parts: str, digits: int = 9) -> str:
 def century_date(yymmdd: str) -> str:
     """ISA09 (YYMMDD) as CCYYMMDD for GS04; X12 5010 files are 20xx."""
     return ("20" + yymmdd) if len(yymmdd) == 6 and yymmdd.isdigit() else yymmdd
+
+
+class _Placed(Protocol):
+    @property
+    def where(self) -> m.Where: ...
+
+
+_P = TypeVar("_P", bound=_Placed)
+
+
+def owner(candidates: Sequence[_P], file_line: int | None) -> _P | None:
+    """Which of several envelopes with the same control number a thing at `file_line` is in.
+
+    Control numbers can repeat in a bad file (ISA13 or GS06 used twice), so a control number
+    alone does not say which interchange or group a finding or a transaction belongs to.
+    Envelopes come in file order: the owner is the last one starting at or before the line;
+    without line numbers (a one-line file) the first one is the best we can say.
+    """
+    if not candidates:
+        return None
+    if len(candidates) == 1 or file_line is None:
+        return candidates[0]
+    best = candidates[0]
+    for candidate in candidates:
+        start = candidate.where.file_line
+        if start is not None and start <= file_line:
+            best = candidate
+    return best
 
 
 @attrs.define
@@ -84,9 +114,10 @@ class ReplyEnvelope:
         return derived_control(self.kind, "ISA", self.inbound.control, self.inbound.sender)
 
     def group_control(self, inbound_group: str = "") -> str:
-        return derived_control(self.kind, "GS", self.inbound.control, inbound_group).lstrip("0")[
-            :9
-        ] or "1"
+        return (
+            derived_control(self.kind, "GS", self.inbound.control, inbound_group).lstrip("0")[:9]
+            or "1"
+        )
 
     def isa(self, w: SegmentWriter, ack_requested: str = "0") -> None:
         i = self.inbound
@@ -100,8 +131,8 @@ class ReplyEnvelope:
             (i.receiver or "").ljust(15)[:15],
             (i.sender_qualifier or "ZZ").ljust(2)[:2],
             (i.sender or "").ljust(15)[:15],
-            (i.date or "000101").ljust(6, "0")[:6],
-            (i.time or "0000").ljust(4, "0")[:4],
+            i.date if len(i.date) == 6 and i.date.isdigit() else "000101",
+            i.time if len(i.time) == 4 and i.time.isdigit() else "0000",
             w.repetition,
             "00501",
             self.control,

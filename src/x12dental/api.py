@@ -65,5 +65,6 @@ def validate(
     History object (or, once the store exists, a path to it).
     """
     store = history if history is None or hasattr(history, "services") else None
-    options = Options(settings=make_settings(rules), history=store, today=today)  # type: ignore[arg-type]
-    return Report(tuple(check_source(source, options)))
+    settings = make_settings(rules)
+    options = Options(settings=settings, history=store, today=today)  # type: ignore[arg-type]
+    return Report(tuple(check_source(source, options)), settings)

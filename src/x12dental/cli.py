@@ -52,29 +52,55 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _check(args: argparse.Namespace) -> int:
+def _render(args: argparse.Namespace, report: Report, sources: dict[str, bytes | Path]) -> str:
+    """The report in the asked format; --redact masks PHI in every format (never in acks)."""
+    if args.format == "json":
+        from x12dental.redact import redact_report
+
+        return (redact_report(report, sources) if args.redact else report).to_json()
     if args.format == "html":
-        sys.stderr.write("x12dental: error: --format html is not available yet; use text or json\n")
-        return 2
+        from x12dental.html_report import render_html
+
+        return render_html(report, sources, redact=args.redact)
+    from x12dental.text_report import render_text
+
+    colour = args.output is None and sys.stdout.isatty()
+    return render_text(report, colour, sources, redact=args.redact)
+
+
+def _check(args: argparse.Namespace) -> int:
     try:
         options = Options(settings=make_settings(args.rules))
     except RuleDataError as exc:
         sys.stderr.write(f"x12dental: error: rule pack {exc}\n")
         return 2
     results: list[FileResult] = []
+    sources: dict[str, bytes | Path] = {}
     for raw in args.paths:
         if raw == "-":
             data = sys.stdin.buffer.read()
             results.append(check_stream(io.BytesIO(data), "-", options))
+            sources["-"] = data
             continue
         path = Path(raw)
         if not path.exists():
             results.append(check_path(path, options))
             continue
-        results.extend(check_path(p, options) for p in iter_paths(path))
-    report = Report(tuple(results))
-    colour = args.format == "text" and args.output is None and sys.stdout.isatty()
-    text = report.to_json() if args.format == "json" else report.to_text(colour=colour)
+        for p in iter_paths(path):
+            results.append(check_path(p, options))
+            sources[str(p)] = p
+    report = Report(tuple(results), options.settings)
+    if args.ack_dir:
+        from x12dental.acks import write_ack_dir
+
+        try:
+            write_ack_dir(list(results), Path(args.ack_dir), options.settings)
+        except OSError as exc:
+            sys.stderr.write(
+                f"x12dental: error: cannot write acknowledgments to {args.ack_dir}: {exc.strerror}\n"
+            )
+            return 2
+    text = _render(args, report, sources)
     if args.output:
         try:
             Path(args.output).write_text(text, encoding="utf-8")
@@ -82,7 +108,10 @@ def _check(args: argparse.Namespace) -> int:
             sys.stderr.write(f"x12dental: error: cannot write {args.output}: {exc.strerror}\n")
             return 2
     else:
-        sys.stdout.write(text)
+        out = sys.stdout
+        if hasattr(out, "reconfigure"):
+            out.reconfigure(errors="replace")
+        out.write(text)
     return report.exit_status(args.fail_on)
 
 

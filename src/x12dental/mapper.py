@@ -303,6 +303,8 @@ class ModelBuilder:
         self._claim: _ClaimBuilder | None = None
         self._area = _CLAIM
         self._bht: list[str] = []
+        self._submitter: _PartyBuilder | None = None
+        self._receiver: _PartyBuilder | None = None
         self._tx_claims = 0
         self._tx_lines = 0
         self.claim_id = None
@@ -508,6 +510,9 @@ class ModelBuilder:
                 self.envelope,
                 where,
                 trailer_count=_get(se, 1) if se is not None else None,
+                reference=_get(b, 3),
+                submitter=self._submitter.build() if self._submitter else None,
+                receiver=self._receiver.build() if self._receiver else None,
             )
         )
 
@@ -558,7 +563,11 @@ class ModelBuilder:
         self._party = party
         claim = self._claim
         if claim is None:
-            if entity == "85":
+            if entity == "41":
+                self._submitter = party
+            elif entity == "40":
+                self._receiver = party
+            elif entity == "85":
                 self._billing_party = party
             elif entity == "IL":
                 self._sub_party = party

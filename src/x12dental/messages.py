@@ -287,8 +287,10 @@ def element_ref(refdes: str | None) -> tuple[str | None, int | None, int | None]
     if not refdes:
         return None, None, None
     base, _, comp = refdes.partition("-")
-    digits = "".join(ch for ch in base if ch.isdigit())
-    seg = base.rstrip("0123456789")
+    # An element reference is the segment id and a two-digit position (NM103, SV302, N403):
+    # the segment id itself may hold digits, so only the last two characters are the position.
+    digits = base[-2:] if len(base) > 2 and base[-2:].isdigit() else ""
+    seg = base[: len(base) - len(digits)]
     pos = int(digits) if digits else None
     if comp and comp.isdigit():
         return f"{seg}{digits}-{int(comp)}", pos, int(comp)

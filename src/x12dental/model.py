@@ -289,6 +289,9 @@ class Transaction:
     envelope: Envelope
     where: Where
     trailer_count: str | None = None  # SE01 as sent; None when SE never came
+    reference: str = ""  # BHT03, the originator's batch reference
+    submitter: Party | None = None  # 1000A NM1*41
+    receiver: Party | None = None  # 1000B NM1*40
 
 
 @attrs.frozen(slots=True)

@@ -43,12 +43,15 @@ class PartyName:
     first: str
     id_qualifier: str
     id: str
+    entity_type: str = ""  # NM102: 1 person, 2 organization
 
 
 def _name(party: m.Party | None) -> PartyName | None:
     if party is None:
         return None
-    return PartyName(party.last_or_org, party.first, party.id_qualifier, party.id)
+    return PartyName(
+        party.last_or_org, party.first, party.id_qualifier, party.id, party.entity_type
+    )
 
 
 @attrs.frozen(slots=True)
@@ -78,6 +81,9 @@ class ClaimResult:
 
 def claim_result(claim: m.Claim) -> ClaimResult:
     days = [line_date(ln, claim) for ln in claim.lines]
+    span = claim.date("472")
+    if span is not None:
+        days += [span.start, span.end]
     known = sorted(d for d in days if d is not None)
     items = tuple(
         LineItem(

@@ -233,7 +233,7 @@ class StructuralChecker:
         )
         ack = AckCode(
             level=level,
-            code=code,
+            code=described.ack_code,
             element_position=described.element_position,
             component_position=described.component_position,
             data_element=getattr(element, "data_ele", None),
@@ -308,6 +308,8 @@ class StructuralChecker:
             self._st_control = None
             if seg_id == "IEA":
                 self._gs_control = None
+        elif self.current in ("GE",) and seg_id != "GS":
+            self._gs_control = None  # a stray segment after GE belongs to no group
         if seg_id == "ISA":
             self._start_interchange(tok)
         elif seg_id == "GS":
@@ -444,7 +446,7 @@ class StructuralChecker:
                 "Make ST03 equal to GS08.",
                 "ST",
                 "ST03",
-                AckCode(level="st", code="6"),
+                AckCode(level="st", code="19"),
             )
 
     def _wrong_delimiter(self, tok: Token) -> bool:
