@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from x12dental.engine import History, Settings, default_registry
+from x12dental.history import HistoryStore, open_history
 from x12dental.packs import settings_from_packs
 from x12dental.pipeline import FileResult, Options, check_path, check_stream
 from x12dental.report import Report
@@ -61,10 +62,20 @@ def validate(
 ) -> Report:
     """Validate a path (file or folder), bytes, or a binary/text stream.
 
-    `rules` names rule packs (installed names or TOML files). `history` is a
-    History object (or, once the store exists, a path to it).
+    `rules` names rule packs (installed names or TOML files). `history` is a History
+    object, or the path of a claim-history store (created when missing), which the
+    cross-batch rules read and each checked file is recorded into.
     """
-    store = history if history is None or hasattr(history, "services") else None
     settings = make_settings(rules)
-    options = Options(settings=settings, history=store, today=today)  # type: ignore[arg-type]
-    return Report(tuple(check_source(source, options)), settings)
+    opened: HistoryStore | None = None
+    store: History | None
+    if history is None or isinstance(history, (str, os.PathLike)):
+        store = opened = open_history(history) if history is not None else None
+    else:
+        store = history
+    try:
+        options = Options(settings=settings, history=store, today=today)
+        return Report(tuple(check_source(source, options)), settings)
+    finally:
+        if opened is not None:
+            opened.close()

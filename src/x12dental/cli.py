@@ -14,6 +14,8 @@ from pathlib import Path
 
 from x12dental import __version__
 from x12dental.api import iter_paths, make_settings
+from x12dental.history import HistoryError, HistoryStore, open_history
+from x12dental.history_cli import add_history_parser, main_history
 from x12dental.pipeline import FileResult, Options, check_path, check_stream
 from x12dental.report import Report
 from x12dental.ruledata import RuleDataError
@@ -49,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("explain", help="explain one rule")
     e.add_argument("rule")
     sub.add_parser("maps-path", help="print the pyx12 map folder that includes the 837D map")
+    add_history_parser(sub)
     return p
 
 
@@ -70,10 +73,24 @@ def _render(args: argparse.Namespace, report: Report, sources: dict[str, bytes |
 
 def _check(args: argparse.Namespace) -> int:
     try:
-        options = Options(settings=make_settings(args.rules))
+        settings = make_settings(args.rules)
     except RuleDataError as exc:
         sys.stderr.write(f"x12dental: error: rule pack {exc}\n")
         return 2
+    store: HistoryStore | None = None
+    try:
+        if args.history:
+            store = open_history(args.history)
+        return _check_files(args, Options(settings=settings, history=store))
+    except HistoryError as exc:
+        sys.stderr.write(f"x12dental: error: {exc}\n")
+        return 2
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _check_files(args: argparse.Namespace, options: Options) -> int:
     results: list[FileResult] = []
     sources: dict[str, bytes | Path] = {}
     for raw in args.paths:
@@ -159,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rules()
         if args.command == "explain":
             return _explain(args.rule)
+        if args.command == "history":
+            return main_history(args)
         from x12dental.mapfolder import map_folder
 
         print(map_folder())

@@ -95,6 +95,11 @@ def compress_codes(codes: Iterable[str]) -> str:
     return ", ".join(parts + others)
 
 
+class StoreError(Exception):
+    """A store the rules read (the claim history) cannot answer: the run stops with its
+    message (exit 2) instead of every rule that asked reporting a crash."""
+
+
 class RuleError(Exception):
     """A rule definition is wrong (duplicate id, bad SNIP type...): a programming error."""
 
@@ -279,6 +284,7 @@ class History(Protocol):
         *,
         codes: frozenset[str] | None = None,
         tooth: str | None = None,
+        exclude_claim: str | None = None,
     ) -> Iterable[ServiceRecord]: ...
 
     def claim_seen(self, content_hash: str, since: dt.date) -> bool: ...
@@ -293,6 +299,7 @@ class NullHistory:
         *,
         codes: frozenset[str] | None = None,
         tooth: str | None = None,
+        exclude_claim: str | None = None,
     ) -> Iterable[ServiceRecord]:
         return ()
 
@@ -414,13 +421,26 @@ class RuleContext:
     history: History
     today: dt.date
     patient: str = ""
+    claim: m.Claim | None = None  # the claim being checked
 
     def earlier_services(
         self, *, codes: frozenset[str] | None = None, tooth: str | None = None
     ) -> Iterator[ServiceRecord]:
-        """This patient's services from earlier claims of the batch, then from history."""
-        yield from self.batch.services(self.patient, codes=codes, tooth=tooth)
-        yield from self.history.services(self.patient, codes=codes, tooth=tooth)
+        """This patient's services from earlier claims of the batch, then from history.
+
+        A replacement (CLM05-3 = 7) or void (8) is not an earlier service of itself: the
+        earlier versions of its CLM01 are left out."""
+        claim = self.claim
+        exclude = claim.claim_id if claim is not None and claim.frequency in ("7", "8") else None
+        for rec in self.batch.services(self.patient, codes=codes, tooth=tooth):
+            if exclude is None or rec.claim_id != exclude:
+                yield rec
+        if exclude is None:
+            yield from self.history.services(self.patient, codes=codes, tooth=tooth)
+        else:
+            yield from self.history.services(
+                self.patient, codes=codes, tooth=tooth, exclude_claim=exclude
+            )
 
 
 class RuleRunner:
@@ -456,6 +476,7 @@ class RuleRunner:
     def check_claim(self, claim: m.Claim) -> list[Finding]:
         ctx = self.ctx
         ctx.patient = patient_key(claim)
+        ctx.claim = claim
         out: list[Finding] = []
         for rule in self._claim_rules:
             out.extend(self._run(rule, claim, rule.check, claim, ctx))
@@ -478,8 +499,8 @@ class RuleRunner:
     ) -> list[Finding]:
         try:
             return [self._finding(rule, claim, hit) for hit in call(*args)]
-        except RuleDataError:
-            raise  # configuration, not a claim problem: stop with the file and key
+        except (RuleDataError, StoreError):
+            raise  # configuration or the history store, not a claim problem: stop the run
         except Exception as exc:  # a broken rule (plugin) must not stop the run
             return [
                 Finding(

@@ -41,6 +41,10 @@ mistake in a pack is reported with the file and the key.
 
     [acknowledgments]
     snip_3_7_in_999 = true           # report SNIP 3-7 errors in the 999 too
+
+    [history]                        # with a claim-history store (check --history DB)
+    duplicate_window_days = 30       # an identical claim sent this many days back is a duplicate;
+                                     # -1 compares claims within the file only
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ _TABLES = {
     "versions",
     "limits",
     "acknowledgments",
+    "history",
 }
 
 
@@ -197,6 +202,14 @@ def load_pack(name_or_path: str, known_rules: set[str] | None = None) -> dict[st
         out["snip_3_7_in_999"] = bool(
             require(acks, "snip_3_7_in_999", bool, path, "acknowledgments")
         )
+    hist = doc.get("history", {})
+    if not isinstance(hist, dict):
+        raise RuleDataError(path, "history", "must be a table")
+    for key in hist:
+        if key != "duplicate_window_days":
+            raise RuleDataError(path, f"history.{key}", "unknown key; use duplicate_window_days")
+    if hist:
+        out["duplicate_window_days"] = require(hist, "duplicate_window_days", int, path, "history")
     return out
 
 
@@ -213,7 +226,12 @@ def settings_from_packs(
         severities.update(pack["severities"])
         for key in ("prior_auth", "attachment", "non_covered", "frequency", "teeth_per_period"):
             params.setdefault(key, []).extend(pack[key])
-        for key in ("accepted_versions", "max_lines_per_claim", "snip_3_7_in_999"):
+        for key in (
+            "accepted_versions",
+            "max_lines_per_claim",
+            "snip_3_7_in_999",
+            "duplicate_window_days",
+        ):
             if key in pack:
                 params[key] = pack[key]
     return Settings(severities=severities, params=params, packs=tuple(loaded))

@@ -177,6 +177,7 @@ class Options:
     history: History | None = None
     today: dt.date | None = None
     rules: bool = True
+    record: bool = True  # record each checked file into `history` when it can (begin_file)
 
 
 def check_stream(stream: BinaryIO, path: str, options: Options | None = None) -> FileResult:
@@ -190,6 +191,12 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
     )
     raw: list[Finding] = []
     findings = raw
+    begin_file = getattr(options.history, "begin_file", None)
+    recorder = (
+        begin_file(path, seen=options.today)
+        if runner is not None and options.record and begin_file is not None
+        else None
+    )
     claims: list[ClaimResult] = []
     interchanges: list[m.Interchange] = []
     groups: list[m.FunctionalGroup] = []
@@ -201,6 +208,8 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
         claims.append(claim_result(claim))
         if runner is not None:
             findings.extend(runner.check_claim(claim))
+            if recorder is not None:
+                recorder.add(claim, runner.ctx.patient)
 
     def on_transaction(tx: m.Transaction) -> None:
         transactions.append(tx)
@@ -277,6 +286,8 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
         findings.extend(runner.finish())
     if settings.severities:
         findings = [f for f in (settings.apply(f) for f in raw) if f is not None]
+    if recorder is not None:
+        recorder.commit(findings)  # one transaction: the whole file, with final statuses
     return FileResult(
         path=path,
         status=_status(findings),

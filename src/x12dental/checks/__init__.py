@@ -9,6 +9,7 @@ from x12dental.checks import (  # noqa: F401
     balancing,
     codes,
     desensitizing,
+    history_rules,
     implant,
     payer,
     procedure,
