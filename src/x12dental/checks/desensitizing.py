@@ -32,7 +32,7 @@ from x12dental.engine import (
     line_rule,
     line_teeth,
 )
-from x12dental.narrative import claim_narrative, find_terms
+from x12dental.narrative import claim_narrative, find_affirmed_terms
 from x12dental.ruledata import RuleDataError, builtin, builtin_path, code_specs, require
 
 D9910 = "D9910"
@@ -213,8 +213,7 @@ def _blank(text: str, phrases: Sequence[str]) -> str:
 
 def _named(text: str, terms: Sequence[str]) -> list[str]:
     """The terms the narrative names, not counting negated mentions ("no resin", "non-resin")."""
-    negated = [f"{neg} {term}" for neg in DATA.negations for term in terms]
-    return find_terms(_blank(text, negated), terms)
+    return find_affirmed_terms(text, terms, negations=DATA.negations, window=0)
 
 
 def _attachment_carries_note(claim: m.Claim) -> bool:
