@@ -7,16 +7,25 @@ usage error or unreadable input) because scripts and CI pipelines branch on them
 from __future__ import annotations
 
 import argparse
-import io
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from x12dental import __version__
 from x12dental.api import iter_paths, make_settings
 from x12dental.history import HistoryError, HistoryStore, open_history
 from x12dental.history_cli import add_history_parser, main_history
-from x12dental.pipeline import FileResult, Options, check_path, check_stream
+from x12dental.parallel import (
+    Job,
+    JsonReportWriter,
+    Plan,
+    check_many,
+    choose_workers,
+    job_size,
+)
+from x12dental.pipeline import FileResult, Options
+from x12dental.progress import Progress
 from x12dental.report import Report
 from x12dental.ruledata import RuleDataError
 
@@ -28,6 +37,16 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         sys.stderr.write(f"x12dental: error: {message}\n")
         raise SystemExit(2)
+
+
+def _workers(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 (one per core) or more")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,10 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ack-dir", metavar="DIR")
     c.add_argument("--rules", action="append", default=[], metavar="PACK")
     c.add_argument("--history", metavar="DB")
-    c.add_argument("--workers", type=int, default=0, metavar="N")
+    c.add_argument(
+        "--workers",
+        type=_workers,
+        default=0,
+        metavar="N",
+        help="processes checking files side by side (default 0: one per core for large inputs)",
+    )
     c.add_argument("--fail-on", choices=("error", "warning", "never"), default="error")
     c.add_argument("--redact", action="store_true")
-    c.add_argument("--quiet", action="store_true")
+    c.add_argument(
+        "--quiet", action="store_true", help="no progress line on stderr (shown on a terminal)"
+    )
 
     sub.add_parser("rules", help="list every rule")
     e = sub.add_parser("explain", help="explain one rule")
@@ -80,7 +107,7 @@ def _check(args: argparse.Namespace) -> int:
     store: HistoryStore | None = None
     try:
         if args.history:
-            store = open_history(args.history)
+            store = open_history(args.history)  # opened here too: a bad store fails early
         return _check_files(args, Options(settings=settings, history=store))
     except HistoryError as exc:
         sys.stderr.write(f"x12dental: error: {exc}\n")
@@ -90,22 +117,125 @@ def _check(args: argparse.Namespace) -> int:
             store.close()
 
 
-def _check_files(args: argparse.Namespace, options: Options) -> int:
-    results: list[FileResult] = []
+def _jobs(args: argparse.Namespace) -> tuple[list[Job], dict[str, bytes | Path]]:
+    """Every input in order (standard input read at its place), and the sources to show."""
+    jobs: list[Job] = []
     sources: dict[str, bytes | Path] = {}
     for raw in args.paths:
         if raw == "-":
             data = sys.stdin.buffer.read()
-            results.append(check_stream(io.BytesIO(data), "-", options))
+            jobs.append(("-", data))
             sources["-"] = data
             continue
         path = Path(raw)
         if not path.exists():
-            results.append(check_path(path, options))
+            jobs.append(path)
             continue
         for p in iter_paths(path):
-            results.append(check_path(p, options))
+            jobs.append(p)
             sources[str(p)] = p
+    return jobs, sources
+
+
+def _check_files(args: argparse.Namespace, options: Options) -> int:
+    jobs, sources = _jobs(args)
+    sizes = [job_size(j) for j in jobs]
+    progress = Progress(sys.stderr, len(jobs), sum(sizes), quiet=args.quiet)
+
+    def on_done(index: int, result: FileResult) -> None:
+        progress.file_done(result.claims, sizes[index])
+
+    plan = Plan(settings=options.settings, history=args.history, today=options.today)
+    results = check_many(
+        jobs,
+        plan,
+        choose_workers(args.workers or None, sum(sizes)),
+        history=options.history,
+        on_done=on_done,
+        on_bytes=progress.read if progress.enabled else None,
+    )
+    try:
+        if args.format == "json":
+            return _stream_json(args, results, sources, options)
+        return _whole_report(args, list(results), sources, options)
+    finally:
+        results.close()  # stops the workers at once if writing failed half-way
+        progress.finish()
+
+
+def _ack_error(args: argparse.Namespace, exc: OSError) -> int:
+    sys.stderr.write(
+        f"x12dental: error: cannot write acknowledgments to {args.ack_dir}: {exc.strerror}\n"
+    )
+    return 2
+
+
+def _stream_json(
+    args: argparse.Namespace,
+    results: Iterator[FileResult],
+    sources: dict[str, bytes | Path],
+    options: Options,
+) -> int:
+    """JSON is written file by file: only one FileResult is held at a time."""
+    from x12dental.acks import ack_stem, acknowledgments
+
+    ack_dir = Path(args.ack_dir) if args.ack_dir else None
+    if ack_dir is not None:
+        try:
+            ack_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            return _ack_error(args, exc)
+    out: TextIO
+    if args.output:
+        try:
+            out = open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+        except OSError as exc:
+            sys.stderr.write(f"x12dental: error: cannot write {args.output}: {exc.strerror}\n")
+            return 2
+    else:
+        out = sys.stdout
+        if hasattr(out, "reconfigure"):
+            out.reconfigure(errors="replace")
+    status = 0
+    taken: set[str] = set()
+    try:
+        writer = JsonReportWriter(out, options.settings)
+        for result in results:
+            if ack_dir is not None:
+                stem = ack_stem(result.path, taken)
+                try:
+                    for ext, text in acknowledgments(result, options.settings).items():
+                        (ack_dir / f"{stem}.{ext}").write_text(
+                            text, encoding="latin-1", errors="replace"
+                        )
+                except OSError as exc:
+                    return _ack_error(args, exc)
+            status = max(status, Report((result,)).exit_status(args.fail_on))
+            if args.redact:
+                from x12dental.redact import redact_report
+
+                result = redact_report(Report((result,)), sources).files[0]
+            writer.add(result)
+        writer.close()
+        out.flush()
+    except OSError as exc:
+        if not args.output:
+            raise
+        sys.stderr.write(f"x12dental: error: cannot write {args.output}: {exc.strerror}\n")
+        return 2
+    finally:
+        if args.output:
+            out.close()
+    return status
+
+
+def _whole_report(
+    args: argparse.Namespace,
+    results: list[FileResult],
+    sources: dict[str, bytes | Path],
+    options: Options,
+) -> int:
+    """Text and HTML are rendered from the whole report (HTML has a summary at the top)."""
     report = Report(tuple(results), options.settings)
     if args.ack_dir:
         from x12dental.acks import write_ack_dir
@@ -113,10 +243,7 @@ def _check_files(args: argparse.Namespace, options: Options) -> int:
         try:
             write_ack_dir(list(results), Path(args.ack_dir), options.settings)
         except OSError as exc:
-            sys.stderr.write(
-                f"x12dental: error: cannot write acknowledgments to {args.ack_dir}: {exc.strerror}\n"
-            )
-            return 2
+            return _ack_error(args, exc)
     text = _render(args, report, sources)
     if args.output:
         try:

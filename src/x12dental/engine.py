@@ -39,6 +39,7 @@ class Hit:
     claim: m.Claim | None = None
 
 
+Prefilter = Callable[[str, "Settings"], bool]
 LineCheck = Callable[[m.ServiceLine, m.Claim, "RuleContext"], Iterable[Hit]]
 ClaimCheck = Callable[[m.Claim, "RuleContext"], Iterable[Hit]]
 
@@ -63,6 +64,10 @@ class Rule:
     check: Any
     codes: frozenset[str] | None = None
     origin: str = "x12dental"
+    # Line rules: a cheap, necessary condition on the procedure code and the run's settings
+    # (False = the rule can say nothing about a line with this code), asked once per code
+    # and run; None = always run.
+    prefilter: Prefilter | None = None
 
     def explain(self) -> str:
         codes = compress_codes(self.codes) if self.codes else ""
@@ -163,6 +168,7 @@ def _decorator(
     codes: Iterable[str] | None,
     registry: Registry | None,
     origin: str,
+    prefilter: Prefilter | None = None,
 ) -> Callable[[Any], Any]:
     def wrap(fn: Any) -> Any:
         (registry or REGISTRY).add(
@@ -177,6 +183,7 @@ def _decorator(
                 check=fn,
                 codes=frozenset(codes) if codes is not None else None,
                 origin=origin,
+                prefilter=prefilter,
             )
         )
         return fn
@@ -194,8 +201,14 @@ def line_rule(
     codes: Iterable[str] | None = None,
     registry: Registry | None = None,
     origin: str = "x12dental",
+    prefilter: Prefilter | None = None,
 ) -> Callable[[LineCheck], LineCheck]:
-    """Register `fn(line, claim, ctx) -> Iterable[Hit]`, run for lines whose code is in `codes`."""
+    """Register `fn(line, claim, ctx) -> Iterable[Hit]`, run for lines whose code is in `codes`.
+
+    `prefilter(code, settings)`, when given, is a cheap necessary condition: lines whose
+    code it rejects skip the rule (asked once per code and run: it must not depend on the
+    line or the claim).
+    """
     return _decorator(
         "line",
         id,
@@ -206,6 +219,7 @@ def line_rule(
         codes=codes,
         registry=registry,
         origin=origin,
+        prefilter=prefilter,
     )
 
 
@@ -307,13 +321,29 @@ class NullHistory:
         return False
 
 
+# line_date is asked for the same line by many rules: the answers for the claim in hand.
+# Keyed by id(line); each entry keeps the line and claim themselves, so a reused id can
+# never answer for another object.
+_LINE_DATES: dict[int, tuple[m.ServiceLine, m.Claim, dt.date | None]] = {}
+
+
 def line_date(line: m.ServiceLine, claim: m.Claim) -> dt.date | None:
     """A line's date of service: its own DTP*472, else the claim's (start of an RD8 range)."""
-    own = line.date("472")
-    if own is not None and own.start is not None:
-        return own.start
-    claim_date = claim.date("472")
-    return claim_date.start if claim_date is not None else None
+    hit = _LINE_DATES.get(id(line))
+    if hit is not None and hit[0] is line and hit[1] is claim:
+        return hit[2]
+    day: dt.date | None = None
+    for d in line.dates:
+        if d.qualifier == "472":
+            day = d.start
+            break
+    if day is None:
+        claim_date = claim.date("472")
+        day = claim_date.start if claim_date is not None else None
+    if len(_LINE_DATES) > 4096:
+        _LINE_DATES.clear()
+    _LINE_DATES[id(line)] = (line, claim, day)
+    return day
 
 
 def line_teeth(line: m.ServiceLine) -> tuple[str, ...]:
@@ -469,22 +499,59 @@ class RuleRunner:
     def _line_rules(self, code: str) -> list[Rule]:
         rules = self._line_cache.get(code)
         if rules is None:
-            rules = self._enabled(self.registry.line_rules_for(code))
+            rules = [
+                r
+                for r in self._enabled(self.registry.line_rules_for(code))
+                if r.prefilter is None or r.prefilter(code, self.settings)
+            ]
             self._line_cache[code] = rules
         return rules
 
     def check_claim(self, claim: m.Claim) -> list[Finding]:
         ctx = self.ctx
+        _LINE_DATES.clear()
         ctx.patient = patient_key(claim)
         ctx.claim = claim
         out: list[Finding] = []
+        # Inlined `_run` (same results): the common case, no hit, costs one call per rule.
         for rule in self._claim_rules:
-            out.extend(self._run(rule, claim, rule.check, claim, ctx))
+            try:
+                hits = list(rule.check(claim, ctx))
+                if hits:
+                    out.extend([self._finding(rule, claim, hit) for hit in hits])
+            except (RuleDataError, StoreError):
+                raise
+                if hits:
+                    out.extend([self._finding(rule, claim, hit) for hit in hits])
+            except Exception as exc:
+                out.append(self._crashed(rule, claim, exc))
+        cache = self._line_cache
         for line in claim.lines:
-            for rule in self._line_rules(line.procedure):
-                out.extend(self._run(rule, claim, rule.check, line, claim, ctx))
+            rules = cache.get(line.procedure)
+            if rules is None:
+                rules = self._line_rules(line.procedure)
+            for rule in rules:
+                try:
+                    hits = list(rule.check(line, claim, ctx))
+                    if hits:
+                        out.extend([self._finding(rule, claim, hit) for hit in hits])
+                except (RuleDataError, StoreError):
+                    raise
+                    if hits:
+                        out.extend([self._finding(rule, claim, hit) for hit in hits])
+                except Exception as exc:
+                    out.append(self._crashed(rule, claim, exc))
         for rule, state in self._batch:
-            out.extend(self._run(rule, claim, state.observe, claim, ctx))
+            try:
+                hits = list(state.observe(claim, ctx))
+                if hits:
+                    out.extend([self._finding(rule, claim, hit) for hit in hits])
+            except (RuleDataError, StoreError):
+                raise
+                if hits:
+                    out.extend([self._finding(rule, claim, hit) for hit in hits])
+            except Exception as exc:
+                out.append(self._crashed(rule, claim, exc))
         ctx.batch.add(claim, ctx.patient)
         return out
 
@@ -502,19 +569,20 @@ class RuleRunner:
         except (RuleDataError, StoreError):
             raise  # configuration or the history store, not a claim problem: stop the run
         except Exception as exc:  # a broken rule (plugin) must not stop the run
-            return [
-                Finding(
-                    rule="x12dental.rule-crashed",
-                    severity=Severity.WARNING,
-                    snip=rule.snip,
-                    message=(
-                        f"rule {rule.id} ({rule.origin}) failed with {type(exc).__name__} "
-                        "and was skipped for this claim; report this to the rule's author"
-                    ),
-                    claim_id=claim.claim_id if claim else None,
-                    location=_claim_location(claim, claim.where if claim else None),
-                )
-            ]
+            return [self._crashed(rule, claim, exc)]
+
+    def _crashed(self, rule: Rule, claim: m.Claim | None, exc: Exception) -> Finding:
+        return Finding(
+            rule="x12dental.rule-crashed",
+            severity=Severity.WARNING,
+            snip=rule.snip,
+            message=(
+                f"rule {rule.id} ({rule.origin}) failed with {type(exc).__name__} "
+                "and was skipped for this claim; report this to the rule's author"
+            ),
+            claim_id=claim.claim_id if claim else None,
+            location=_claim_location(claim, claim.where if claim else None),
+        )
 
     def _finding(self, rule: Rule, claim: m.Claim | None, hit: Hit) -> Finding:
         severity = self.settings.severity_for(rule.id, rule.severity) or rule.severity

@@ -18,25 +18,50 @@ import attrs
 from x12dental import model as m
 from x12dental.tokenizer import Delimiters, Token
 
+# Amounts and dates repeat a lot across claims, and Decimal and date values are
+# immutable: parsed once, shared (bounded, so memory stays flat however large the file).
+_CACHE_LIMIT = 8192
+_DECIMALS: dict[str, Decimal | None] = {}
+_DATES: dict[str, dt.date | None] = {}
+
 
 def parse_decimal(raw: str) -> Decimal | None:
     """X12 R values: an optional sign, digits and an optional point; anything else is None."""
     if not raw:
         return None
     try:
+        return _DECIMALS[raw]
+    except KeyError:
+        pass
+    value: Decimal | None
+    try:
         value = Decimal(raw)
     except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
+        value = None
+    else:
+        if not value.is_finite():
+            value = None
+    if len(_DECIMALS) >= _CACHE_LIMIT:
+        _DECIMALS.clear()
+    _DECIMALS[raw] = value
+    return value
 
 
 def parse_date(raw: str) -> dt.date | None:
-    if len(raw) != 8 or not raw.isdigit():
-        return None
     try:
-        return dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))
-    except ValueError:
-        return None
+        return _DATES[raw]
+    except KeyError:
+        pass
+    day: dt.date | None = None
+    if len(raw) == 8 and raw.isdigit():
+        try:
+            day = dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))
+        except ValueError:
+            day = None
+    if len(_DATES) >= _CACHE_LIMIT:
+        _DATES.clear()
+    _DATES[raw] = day
+    return day
 
 
 def make_date(qualifier: str, fmt: str, raw: str, where: m.Where) -> m.DateValue:
@@ -45,6 +70,13 @@ def make_date(qualifier: str, fmt: str, raw: str, where: m.Where) -> m.DateValue
         return m.DateValue(qualifier, fmt, raw, parse_date(first), parse_date(last), where)
     day = parse_date(raw)
     return m.DateValue(qualifier, fmt, raw, day, day, where)
+
+
+_ENVELOPE_IDS = frozenset(("ISA", "GS", "GE", "IEA"))
+# Handlers read elements by index: lists are padded with "" up to this many elements
+# (X12 drops trailing empty elements; the highest element read is CLM20).
+_PADDED = 20
+_PAD: tuple[list[str], ...] = tuple([""] * (_PADDED - n) for n in range(_PADDED))
 
 
 def _get(el: list[str], i: int) -> str:
@@ -203,24 +235,24 @@ class _ClaimBuilder:
 
     def build(self, end_position: int | None) -> m.Claim:
         el, c = self.elements, self.component
-        clm05 = _get(el, 5).split(c)
-        clm11 = tuple(x for x in _get(el, 11).split(c) if x)
-        total_raw = _get(el, 2)
+        clm05 = el[4].split(c)
+        clm11 = tuple(filter(None, el[10].split(c)))
+        total_raw = el[1]
         return m.Claim(
-            claim_id=_get(el, 1),
+            claim_id=el[0],
             total_charge=parse_decimal(total_raw),
             total_charge_raw=total_raw,
             place_of_service=clm05[0] if clm05 else "",
             claim_form=clm05[1] if len(clm05) > 1 else "",
             frequency=clm05[2] if len(clm05) > 2 else "",
-            provider_signature=_get(el, 6),
-            assignment=_get(el, 7),
-            benefits_assignment=_get(el, 8),
-            release_of_information=_get(el, 9),
+            provider_signature=el[5],
+            assignment=el[6],
+            benefits_assignment=el[7],
+            release_of_information=el[8],
             related_causes=clm11,
-            special_program=_get(el, 12),
-            predetermination=_get(el, 19) == "PB",
-            delay_reason=_get(el, 20),
+            special_program=el[11],
+            predetermination=el[18] == "PB",
+            delay_reason=el[19],
             dates=tuple(self.dates),
             references=tuple(self.references),
             notes=tuple(self.notes),
@@ -283,6 +315,7 @@ class ModelBuilder:
         self._group_transactions: list[str] = []
         self._st: list[str] | None = None
         self._st_where: m.Where | None = None
+        self._hl_changed = False
         self._current_delimiters = Delimiters("*", ":", "^", "~")
         self._delimiters = self._current_delimiters
 
@@ -376,18 +409,24 @@ class ModelBuilder:
 
     def feed(self, tok: Token) -> None:
         seg = tok.seg_id
-        el = tok.elements()
+        position = self.position
         if seg == "ST":
-            self.position = 1
-        elif seg in ("ISA", "GS", "GE", "IEA"):
-            self.position = None
-        elif self.position is not None:
-            self.position += 1
-        where = m.Where(seg, self.position, tok.line)
-        self._current_delimiters = tok.delimiters
+            position = 1
+        elif seg in _ENVELOPE_IDS:
+            position = None
+        elif position is not None:
+            position += 1
+        self.position = position
+        delimiters = tok.delimiters
+        self._current_delimiters = delimiters
         handler = _HANDLERS.get(seg)
         if handler is not None:
-            handler(self, el, where, tok.delimiters.component)
+            el = tok.text.split(delimiters.element)
+            # Element i is el[i - 1] in the handlers: padded so absent trailing elements read "".
+            del el[0]
+            if len(el) < _PADDED:
+                el += _PAD[len(el)]
+            handler(self, el, m.Where(seg, position, tok.line), delimiters.component)
 
     # envelope
 
@@ -398,7 +437,7 @@ class ModelBuilder:
         self._close_interchange(None)
         self._isa, self._isa_where = el, where
         self._delimiters = self._current_delimiters
-        self.envelope = m.Envelope(_get(el, 13).strip() or None)
+        self.envelope = m.Envelope(el[12].strip() or None)
         self.interchanges += 1
 
     def _h_iea(self, el: list[str], where: m.Where, c: str) -> None:
@@ -443,7 +482,7 @@ class ModelBuilder:
         self._close_group(None)
         self._gs, self._gs_where = el, where
         self._group_transactions = []
-        self.envelope = m.Envelope(self.envelope.interchange_control, _get(el, 6) or None)
+        self.envelope = m.Envelope(self.envelope.interchange_control, el[5] or None)
         self.groups += 1
 
     def _h_ge(self, el: list[str], where: m.Where, c: str) -> None:
@@ -478,9 +517,9 @@ class ModelBuilder:
         self._reset_transaction()
         self._st, self._st_where = el, where
         self.envelope = m.Envelope(
-            self.envelope.interchange_control, self.envelope.group_control, _get(el, 2) or None
+            self.envelope.interchange_control, self.envelope.group_control, el[1] or None
         )
-        self._group_transactions.append(_get(el, 2))
+        self._group_transactions.append(el[1])
         self.transactions += 1
 
     def _h_bht(self, el: list[str], where: m.Where, c: str) -> None:
@@ -521,45 +560,44 @@ class ModelBuilder:
     def _h_hl(self, el: list[str], where: m.Where, c: str) -> None:
         self._flush_claim(self.position)
         self._party = None
-        level = _get(el, 3)
+        level = el[2]
         if level == "20":
-            self._billing_hl = (_get(el, 1), where)
+            self._billing_hl = (el[0], where)
             self._billing_party, self._billing_taxonomy, self._billing = None, None, None
             self._sub_fields, self._sub_party, self._subscriber = None, None, None
             self._payer_party, self._payer = None, None
             self._pat_fields, self._pat_party, self._patient = None, None, None
         elif level == "22":
-            self._sub_fields = (_get(el, 1), [], where)
+            self._sub_fields = (el[0], [], where)
             self._sub_party, self._subscriber = None, None
             self._payer_party, self._payer = None, None
             self._pat_fields, self._pat_party, self._patient = None, None, None
         elif level == "23":
-            self._pat_fields = (_get(el, 1), [], where)
+            self._pat_fields = (el[0], [], where)
             self._pat_party, self._patient = None, None
 
     def _h_sbr(self, el: list[str], where: m.Where, c: str) -> None:
         if self._claim is not None:
-            self._claim.cob.append(_CobBuilder(_get(el, 1), _get(el, 2), where))
+            self._claim.cob.append(_CobBuilder(el[0], el[1], where))
             self._area = _COB
             self._party = None
         elif self._sub_fields is not None:
             self._sub_fields = (self._sub_fields[0], el, self._sub_fields[2])
 
     def _h_pat(self, el: list[str], where: m.Where, c: str) -> None:
+        self._hl_changed = True
         if self._pat_fields is not None:
             self._pat_fields = (self._pat_fields[0], el, self._pat_fields[2])
 
     def _h_prv(self, el: list[str], where: m.Where, c: str) -> None:
         if self._party is not None:
-            self._party.taxonomy = _get(el, 3)
-        elif self._claim is None and self._billing_hl is not None and _get(el, 1) == "BI":
-            self._billing_taxonomy = _get(el, 3)
+            self._party.taxonomy = el[2]
+        elif self._claim is None and self._billing_hl is not None and el[0] == "BI":
+            self._billing_taxonomy = el[2]
 
     def _h_nm1(self, el: list[str], where: m.Where, c: str) -> None:
-        entity = _get(el, 1)
-        party = _PartyBuilder(
-            entity, _get(el, 2), _get(el, 3), _get(el, 4), _get(el, 8), _get(el, 9), where
-        )
+        entity = el[0]
+        party = _PartyBuilder(entity, el[1], el[2], el[3], el[7], el[8], where)
         self._party = party
         claim = self._claim
         if claim is None:
@@ -593,22 +631,22 @@ class ModelBuilder:
 
     def _h_n3(self, el: list[str], where: m.Where, c: str) -> None:
         if self._party is not None:
-            self._party.address_line = _get(el, 1)
+            self._party.address_line = el[0]
             self._party.address_where = where
 
     def _h_n4(self, el: list[str], where: m.Where, c: str) -> None:
         p = self._party
         if p is not None:
-            p.city, p.state, p.zip, p.country = _get(el, 1), _get(el, 2), _get(el, 3), _get(el, 4)
+            p.city, p.state, p.zip, p.country = el[0], el[1], el[2], el[3]
             p.n4_where = where
 
     def _h_dmg(self, el: list[str], where: m.Where, c: str) -> None:
         if self._party is not None:
-            self._party.birth_date = make_date("DOB", _get(el, 1), _get(el, 2), where)
-            self._party.gender = _get(el, 3)
+            self._party.birth_date = make_date("DOB", el[0], el[1], where)
+            self._party.gender = el[2]
 
     def _h_ref(self, el: list[str], where: m.Where, c: str) -> None:
-        ref = m.Reference(_get(el, 1), _get(el, 2), where)
+        ref = m.Reference(el[0], el[1], where)
         claim = self._claim
         if claim is None or self._area in (_CLAIM_PARTY, _COB_PARTY, _LINE_PARTY):
             if self._party is not None:
@@ -619,8 +657,13 @@ class ModelBuilder:
             claim.references.append(ref)
 
     def _h_clm(self, el: list[str], where: m.Where, c: str) -> None:
+        # CLM right after the previous claim (no HL, ST... closed it in between): the
+        # parties are the ones already frozen for it, unless a PAT came inside the claim.
+        same_parties = self._claim is not None and not self._hl_changed
         self._flush_claim(self.position)
-        self._close_hl_parties()
+        if not same_parties:
+            self._close_hl_parties()
+        self._hl_changed = False
         self._party = None
         self._area = _CLAIM
         patient = self._patient if self._pat_fields is not None else None
@@ -635,13 +678,13 @@ class ModelBuilder:
             self._payer,
             parse_date(_get(self._bht, 4)),
         )
-        self.claim_id = _get(el, 1)
+        self.claim_id = el[0]
 
     def _h_dtp(self, el: list[str], where: m.Where, c: str) -> None:
         claim = self._claim
         if claim is None:
             return
-        date = make_date(_get(el, 1), _get(el, 2), _get(el, 3), where)
+        date = make_date(el[0], el[1], el[2], where)
         if self._area == _CLAIM:
             claim.dates.append(date)
         elif self._area == _LINE and claim.lines:
@@ -649,31 +692,29 @@ class ModelBuilder:
 
     def _h_dn1(self, el: list[str], where: m.Where, c: str) -> None:
         if self._claim is not None:
-            self._claim.ortho = (_get(el, 1), _get(el, 2))
+            self._claim.ortho = (el[0], el[1])
 
     def _h_dn2(self, el: list[str], where: m.Where, c: str) -> None:
         if self._claim is not None:
-            self._claim.tooth_status.append(m.ToothStatus(_get(el, 1), _get(el, 2), where))
+            self._claim.tooth_status.append(m.ToothStatus(el[0], el[1], where))
 
     def _h_pwk(self, el: list[str], where: m.Where, c: str) -> None:
         if self._claim is not None:
-            self._claim.attachments.append(
-                m.Attachment(_get(el, 1), _get(el, 2), _get(el, 5), _get(el, 6), where)
-            )
+            self._claim.attachments.append(m.Attachment(el[0], el[1], el[4], el[5], where))
 
     def _h_amt(self, el: list[str], where: m.Where, c: str) -> None:
         claim = self._claim
         if claim is None:
             return
-        amount = parse_decimal(_get(el, 2))
-        if self._area == _CLAIM and _get(el, 1) == "F5":
+        amount = parse_decimal(el[1])
+        if self._area == _CLAIM and el[0] == "F5":
             claim.patient_paid = amount
-        elif self._area in (_COB, _COB_PARTY) and _get(el, 1) == "D" and claim.cob:
+        elif self._area in (_COB, _COB_PARTY) and el[0] == "D" and claim.cob:
             claim.cob[-1].paid_amount = amount
 
     def _h_nte(self, el: list[str], where: m.Where, c: str) -> None:
         if self._claim is not None:
-            self._claim.notes.append(m.Note(_get(el, 1), _get(el, 2), where))
+            self._claim.notes.append(m.Note(el[0], el[1], where))
 
     def _h_hi(self, el: list[str], where: m.Where, c: str) -> None:
         if self._claim is not None:
@@ -686,9 +727,9 @@ class ModelBuilder:
         claim = self._claim
         if claim is None:
             return
-        reasons = tuple(_get(el, i) for i in (2, 5, 8, 11, 14, 17) if _get(el, i))
-        amounts = tuple(parse_decimal(_get(el, i)) for i in (3, 6, 9, 12, 15, 18) if _get(el, i))
-        adj = m.Adjustment(_get(el, 1), reasons, amounts, where)
+        reasons = tuple(el[i - 1] for i in (2, 5, 8, 11, 14, 17) if el[i - 1])
+        amounts = tuple(parse_decimal(el[i - 1]) for i in (3, 6, 9, 12, 15, 18) if el[i - 1])
+        adj = m.Adjustment(el[0], reasons, amounts, where)
         if self._area == _LINE_ADJ and claim.lines and claim.lines[-1].adjudications:
             line = claim.lines[-1]
             last = line.adjudications[-1]
@@ -702,8 +743,8 @@ class ModelBuilder:
             return
         self._area = _LINE
         self._party = None
-        claim.lines.append(_LineBuilder(_get(el, 1), where))
-        self.line_number = _get(el, 1)
+        claim.lines.append(_LineBuilder(el[0], where))
+        self.line_number = el[0]
         self.procedure = None
 
     def _h_sv3(self, el: list[str], where: m.Where, c: str) -> None:
@@ -711,16 +752,16 @@ class ModelBuilder:
         if claim is None or not claim.lines:
             return
         line = claim.lines[-1]
-        proc = _get(el, 1).split(c)
+        proc = el[0].split(c)
         line.procedure_qualifier = proc[0]
         line.procedure = proc[1] if len(proc) > 1 else ""
-        line.modifiers = tuple(x for x in proc[2:6] if x)
-        line.charge_raw = _get(el, 2)
-        line.place_of_service = _get(el, 3)
-        line.areas = tuple(x for x in _get(el, 4).split(c) if x)
-        line.prosthesis = _get(el, 5)
-        line.units_raw = _get(el, 6)
-        line.pointers = tuple(x for x in _get(el, 11).split(c) if x)
+        line.modifiers = tuple(filter(None, proc[2:6]))
+        line.charge_raw = el[1]
+        line.place_of_service = el[2]
+        line.areas = tuple(filter(None, el[3].split(c)))
+        line.prosthesis = el[4]
+        line.units_raw = el[5]
+        line.pointers = tuple(filter(None, el[10].split(c)))
         line.service_where = where
         self.procedure = line.procedure or None
 
@@ -728,21 +769,21 @@ class ModelBuilder:
         claim = self._claim
         if claim is None or not claim.lines:
             return
-        surfaces = tuple(x for x in _get(el, 3).split(c) if x)
-        claim.lines[-1].teeth.append(m.ToothInfo(_get(el, 1), _get(el, 2), surfaces, where))
+        surfaces = tuple(filter(None, el[2].split(c)))
+        claim.lines[-1].teeth.append(m.ToothInfo(el[0], el[1], surfaces, where))
 
     def _h_svd(self, el: list[str], where: m.Where, c: str) -> None:
         claim = self._claim
         if claim is None or not claim.lines:
             return
         self._area = _LINE_ADJ
-        proc = _get(el, 3).split(c)
+        proc = el[2].split(c)
         claim.lines[-1].adjudications.append(
             _AdjBuilder(
-                _get(el, 1),
-                parse_decimal(_get(el, 2)),
+                el[0],
+                parse_decimal(el[1]),
                 proc[1] if len(proc) > 1 else "",
-                parse_decimal(_get(el, 5)),
+                parse_decimal(el[4]),
                 where,
             ).build()
         )

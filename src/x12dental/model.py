@@ -225,7 +225,10 @@ class ServiceLine:
         return int(self.number) if self.number.isdigit() else None
 
     def date(self, qualifier: str) -> DateValue | None:
-        return next((d for d in self.dates if d.qualifier == qualifier), None)
+        for d in self.dates:
+            if d.qualifier == qualifier:
+                return d
+        return None
 
 
 @attrs.frozen(slots=True)
@@ -268,7 +271,10 @@ class Claim:
     end_position: int | None
 
     def date(self, qualifier: str) -> DateValue | None:
-        return next((d for d in self.dates if d.qualifier == qualifier), None)
+        for d in self.dates:
+            if d.qualifier == qualifier:
+                return d
+        return None
 
     def references_of(self, qualifier: str) -> tuple[Reference, ...]:
         return tuple(r for r in self.references if r.qualifier == qualifier)

@@ -328,8 +328,41 @@ def find_affirmed_terms(
 
     `window` is how many words may stand between a negation cue and the term.
     """
+    terms = tuple(terms)
+    negations = tuple(negations)
+    not_after = tuple(not_after)
+    # Several rules read the same narrative for the same terms: each answer is computed once.
+    key = (text, terms, negations, window, not_after)
+    known = _AFFIRMED.get(key)
+    if known is None:
+        known = tuple(_affirmed_terms(text, terms, negations, window, not_after))
+        if len(_AFFIRMED) >= _MEMO_LIMIT:
+            _AFFIRMED.clear()
+        _AFFIRMED[key] = known
+    return list(known)
+
+
+_MEMO_LIMIT = 4096
+_AFFIRMED: dict[
+    tuple[str, tuple[str, ...], tuple[str, ...], int, tuple[str, ...]], tuple[str, ...]
+] = {}
+_CUES: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
+
+
+def _affirmed_terms(
+    text: str,
+    terms: tuple[str, ...],
+    negations: tuple[str, ...],
+    window: int,
+    not_after: tuple[str, ...],
+) -> list[str]:
     upper = text.upper()
-    cues = tuple(tuple(c.upper().split()) for c in negations if c.split())
+    cues = _CUES.get(negations)
+    if cues is None:
+        cues = tuple(tuple(c.upper().split()) for c in negations if c.split())
+        if len(_CUES) >= _MEMO_LIMIT:
+            _CUES.clear()
+        _CUES[negations] = cues
     skip_after = {w.upper() for w in not_after}
     found = []
     for term in terms:

@@ -17,9 +17,10 @@ import attrs
 
 from x12dental import model as m
 from x12dental.engine import History, RuleRunner, Settings, line_date
+from x12dental.faststructure import FastStructuralChecker
 from x12dental.findings import Finding, Location, Severity
 from x12dental.mapper import ModelBuilder
-from x12dental.structure import ClaimContext, StructuralChecker
+from x12dental.structure import ClaimContext
 from x12dental.tokenizer import Tokenizer, UnreadableInput
 
 STATUSES = ("accepted", "accepted_with_errors", "rejected", "unreadable")
@@ -240,7 +241,7 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
     def context() -> ClaimContext:
         return ClaimContext(builder.claim_id, builder.line_number, builder.procedure)
 
-    structure = StructuralChecker(
+    structure = FastStructuralChecker(
         findings.append, context, tuple(settings.param("accepted_versions", ()))
     )
 

@@ -9,6 +9,7 @@ into a located Finding the moment pyx12 raises it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Callable
@@ -345,7 +346,9 @@ class StructuralChecker:
         """A group we do not check still counts in GE01/IEA01: keep pyx12's counters right."""
         r = self._reader
         seg = pyx12.segment.Segment(tok.text, r.seg_term, r.ele_term, r.subele_term)
-        r._parse_segment(seg)
+        # The group is not checked: its envelope errors are not ours to report.
+        with contextlib.suppress(pyx12.errors.X12Error, IndexError):
+            r._parse_segment(seg)
         r.pop_errors()
         if tok.seg_id == "GS":
             self._walker.forceWalkCounterToLoopStart("/ISA_LOOP/GS_LOOP", "/ISA_LOOP/GS_LOOP/GS")
@@ -494,7 +497,10 @@ class StructuralChecker:
         seg = pyx12.segment.Segment(text, r.seg_term, r.ele_term, r.subele_term)
         try:
             r._parse_segment(seg)
-        except pyx12.errors.X12Error as exc:
+        except (
+            pyx12.errors.X12Error,
+            IndexError,
+        ) as exc:  # IndexError: a trailer with no open header
             r._isa_error("024", str(exc))
         seg_id = seg.get_seg_id()
         errh = self._errh

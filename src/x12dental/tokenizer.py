@@ -234,28 +234,42 @@ class Tokenizer:
                     line_no += rest.count("\n", 0, start)
                     pos += start
                     delims = self._isa_at(pos, line_no if self.has_line_breaks else None)
-            end = self._buf.find(delims.segment, pos)
-            if end < 0:
+            # Split every complete segment in the buffer at once; the per-segment work
+            # below is the same as reading them one by one.
+            buf = self._buf
+            term = delims.segment
+            last = buf.rfind(term, pos)
+            if last < 0:
                 if self._read():
                     continue
-                self._truncated(self._buf[pos:], line_no, delims)
+                self._truncated(buf[pos:], line_no, delims)
                 return
-            raw = self._buf[pos:end]
-            text = raw.lstrip()
-            lead = len(raw) - len(text)
-            if lead:
-                line_no += raw.count("\n", 0, lead)
-            seg_line = line_no if self.has_line_breaks else None
-            line_no += text.count("\n")
-            if text:
-                index += 1
-                text = text.rstrip("\r\n")
-                seg_id = text.split(delims.element, 1)[0]
-                yield Token(seg_id, text, index, seg_line, delims)
-                after_iea = seg_id == "IEA"
-            pos = end + 1
-            if delims.segment == "\n":
-                line_no += 1
+            sep = delims.element
+            lines = self.has_line_breaks
+            newline_terminated = term == "\n"
+            for raw in buf[pos:last].split(term):
+                pos += len(raw) + 1
+                text = raw.lstrip()
+                if lines:
+                    lead = len(raw) - len(text)
+                    if lead:
+                        line_no += raw.count("\n", 0, lead)
+                    seg_line: int | None = line_no
+                    if "\n" in text:
+                        line_no += text.count("\n")
+                else:
+                    seg_line = None
+                if newline_terminated:
+                    line_no += 1
+                if text:
+                    index += 1
+                    if text[-1] in "\r\n":
+                        text = text.rstrip("\r\n")
+                    seg_id = text.split(sep, 1)[0]
+                    yield Token(seg_id, text, index, seg_line, delims)
+                    if seg_id == "IEA":
+                        after_iea = True
+                        break
             if pos > CHUNK:
                 self._buf = self._buf[pos:]
                 pos = 0

@@ -105,8 +105,24 @@ def npi_check_digit(first9: str) -> int:
     return (10 - total % 10) % 10
 
 
+_NPI_PROBLEMS: dict[str, str | None] = {}
+
+
 def npi_problem(npi: str) -> str | None:
     """What is wrong with an NPI, in a biller's words; None when it is valid."""
+    # The same few providers are on every claim of a file: each NPI is judged once.
+    try:
+        return _NPI_PROBLEMS[npi]
+    except KeyError:
+        pass
+    problem = _npi_problem(npi)
+    if len(_NPI_PROBLEMS) >= 4096:
+        _NPI_PROBLEMS.clear()
+    _NPI_PROBLEMS[npi] = problem
+    return problem
+
+
+def _npi_problem(npi: str) -> str | None:
     if len(npi) != 10 or not npi.isdigit():
         return "is not 10 digits"
     problems = []

@@ -411,8 +411,10 @@ class _SameDay:
                 changed.append(entry)
         entries = []
         for ln in claim.lines:
+            if ln.procedure != D9911:
+                continue
             day = line_date(ln, claim)
-            if ln.procedure != D9911 or day is None:
+            if day is None:
                 continue
             entry = _D9911Entry(claim, ln, day)
             entry.partners.extend(
@@ -819,12 +821,16 @@ class _RecallPattern:
 
     def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
         self.claims += 1
+        recall_codes = DATA.recall_codes
         for ln in claim.lines:
+            code = ln.procedure
+            if code != D9911 and code not in recall_codes:
+                continue
             day = line_date(ln, claim)
             if day is None:
                 continue
             key = (ctx.patient, day)
-            if ln.procedure in DATA.recall_codes:
+            if code in recall_codes:
                 self.recall.add(key)
             elif ln.procedure == D9911:
                 self.d9911.setdefault(key, (self.claims, claim))

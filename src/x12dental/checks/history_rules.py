@@ -39,8 +39,7 @@ def duplicate_window(ctx: RuleContext) -> int | None:
     return days if days >= 0 else None
 
 
-def _where(claim: m.Claim) -> str:
-    line = claim.where.file_line
+def _where(line: int | None) -> str:
     return f" (CLM at line {line})" if line is not None else ""
 
 
@@ -48,7 +47,8 @@ class _Duplicates:
     """Content hashes of this file's claims, then the history's, for one run."""
 
     def __init__(self) -> None:
-        self.seen: dict[str, m.Claim] = {}
+        # Only what a finding quotes (CLM01, CLM file line): claims are not kept alive.
+        self.seen: dict[str, tuple[str, int | None]] = {}
 
     def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
         if not claim.lines:
@@ -56,18 +56,19 @@ class _Duplicates:
         digest = claim_content_hash(claim, ctx.patient)
         first = self.seen.get(digest)
         if first is not None:
+            first_id, first_line = first
             which = (
                 "an earlier claim with the same claim id"
-                if first.claim_id == claim.claim_id
-                else f"claim {first.claim_id}"
+                if first_id == claim.claim_id
+                else f"claim {first_id}"
             )
             yield Hit(
-                f"claim {claim.claim_id} repeats {which} in this file{_where(first)}: the same "
+                f"claim {claim.claim_id} repeats {which} in this file{_where(first_line)}: the same "
                 "patient, procedures, teeth, surfaces and dates of service; the payer pays "
                 "one and denies the other as a duplicate"
             )
             return
-        self.seen[digest] = claim
+        self.seen[digest] = (claim.claim_id, claim.where.file_line)
         window = duplicate_window(ctx)
         if window is None:
             return

@@ -13,7 +13,16 @@ from collections.abc import Iterable, Iterator
 
 from x12dental import model as m
 from x12dental.codesets import code_in
-from x12dental.engine import Hit, RuleContext, ServiceRecord, claim_rule, line_date, line_rule
+from x12dental.engine import (
+    Hit,
+    Prefilter,
+    RuleContext,
+    ServiceRecord,
+    Settings,
+    claim_rule,
+    line_date,
+    line_rule,
+)
 from x12dental.packs import Requirement
 
 
@@ -27,6 +36,15 @@ def _applies(req: Requirement, code: str, claim: m.Claim) -> bool:
 
 def _requirements(ctx: RuleContext, key: str, code: str, claim: m.Claim) -> list[Requirement]:
     return [r for r in ctx.settings.param(key, ()) if _applies(r, code, claim)]
+
+
+def _wanted(key: str) -> Prefilter:
+    """The engine's prefilter: does any requirement of the packs under `key` name the code?"""
+
+    def applies(code: str, settings: Settings) -> bool:
+        return any(code_in(code, spec) for req in settings.param(key, ()) for spec in req.codes)
+
+    return applies
 
 
 def _in_period(day: dt.date | None, ref: dt.date | None, period: str) -> bool:
@@ -50,6 +68,7 @@ def _period_words(period: str) -> str:
 
 @line_rule(
     "payer.prior-auth-required",
+    prefilter=_wanted("prior_auth"),
     snip=7,
     severity="error",
     summary="the payer requires a prior authorization number (REF*G1) for this code",
@@ -78,6 +97,7 @@ def prior_auth_required(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -
 
 @line_rule(
     "payer.attachment-required",
+    prefilter=_wanted("attachment"),
     snip=7,
     severity="error",
     summary="the payer requires an attachment (PWK) of a given report type for this code",
@@ -104,6 +124,7 @@ def attachment_required(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -
 
 @line_rule(
     "payer.non-covered",
+    prefilter=_wanted("non_covered"),
     snip=7,
     severity="error",
     summary="the payer does not cover this procedure code",
@@ -135,6 +156,7 @@ def _earlier(
 
 @line_rule(
     "payer.frequency-limit",
+    prefilter=_wanted("frequency"),
     snip=7,
     severity="error",
     summary="the code is billed more often per tooth or per patient than the payer allows",
@@ -199,6 +221,7 @@ def frequency_limit(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> It
 
 @line_rule(
     "payer.teeth-per-period",
+    prefilter=_wanted("teeth_per_period"),
     snip=7,
     severity="error",
     summary="more different teeth are treated with the code in a period than the payer pays for",

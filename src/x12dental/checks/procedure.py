@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,7 +30,7 @@ from x12dental.codesets import (
     is_primary,
     tooth_kind,
 )
-from x12dental.engine import Hit, RuleContext, line_date, line_rule
+from x12dental.engine import Hit, Prefilter, RuleContext, Settings, line_date, line_rule
 from x12dental.ruledata import RuleDataError, builtin_path, code_specs, load_toml, require
 
 DATA_FILE: Final = "cdt.toml"
@@ -338,6 +338,19 @@ def _facts(line: m.ServiceLine, rule: str) -> CodeFacts | None:
     return facts
 
 
+def _when(rule: str, test: Callable[[CodeFacts], bool]) -> Prefilter:
+    """The engine's prefilter for a procedure rule: can `rule` say anything about `code`?
+
+    The same first test the rule makes on the line's facts, asked once per code.
+    """
+
+    def applies(code: str, settings: Settings) -> bool:
+        facts = builtin_table().get(code)
+        return facts is not None and rule not in facts.silent and test(facts)
+
+    return applies
+
+
 # -- wording ------------------------------------------------------------------------------
 
 _NUMBER_WORDS: Final = {1: "one", 2: "two", 3: "three", 4: "four"}
@@ -404,6 +417,7 @@ def _years(birth: dt.date, on: dt.date) -> int:
 
 @line_rule(
     TOOTH_REQUIRED,
+    prefilter=_when(TOOTH_REQUIRED, lambda f: f.tooth == "required"),
     snip=6,
     severity="error",
     summary="a tooth-specific procedure is billed without a tooth number",
@@ -434,6 +448,7 @@ def tooth_required(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Ite
 
 @line_rule(
     TOOTH_NOT_EXPECTED,
+    prefilter=_when(TOOTH_NOT_EXPECTED, lambda f: f.tooth == "none"),
     snip=6,
     severity="warning",
     summary="a tooth number is sent on a procedure that is not tooth-specific",
@@ -470,6 +485,7 @@ def tooth_not_expected(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) ->
 
 @line_rule(
     SURFACE_REQUIRED,
+    prefilter=_when(SURFACE_REQUIRED, lambda f: f.surfaces == "required"),
     snip=6,
     severity="error",
     summary="a restoration priced by surfaces is billed without its surfaces",
@@ -513,6 +529,7 @@ def surface_required(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> I
 
 @line_rule(
     SURFACE_COUNT,
+    prefilter=_when(SURFACE_COUNT, lambda f: f.surface_count is not None),
     snip=6,
     severity="error",
     summary="the number of surfaces does not match the surface count of the code",
@@ -553,6 +570,7 @@ def surface_count(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iter
 
 @line_rule(
     AREA_REQUIRED,
+    prefilter=_when(AREA_REQUIRED, lambda f: f.area in ("quadrant", "arch") or f.arch is not None),
     snip=6,
     severity="error",
     summary="a quadrant or arch procedure lacks the right area of the oral cavity (SV304)",
@@ -613,6 +631,7 @@ def area_required(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iter
 
 @line_rule(
     TOOTH_KIND,
+    prefilter=_when(TOOTH_KIND, lambda f: bool(f.tooth_kinds)),
     snip=5,
     severity="error",
     summary="the tooth is of the wrong kind for the code (anterior, premolar, molar)",
@@ -650,6 +669,7 @@ def tooth_kind_rule(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> It
 
 @line_rule(
     DENTITION,
+    prefilter=_when(DENTITION, lambda f: f.dentition is not None),
     snip=5,
     severity="error",
     summary="a permanent-tooth code is billed on a primary tooth, or the reverse",
@@ -694,6 +714,7 @@ def dentition(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator
 
 @line_rule(
     AGE,
+    prefilter=_when(AGE, lambda f: f.age_min is not None or f.age_max is not None),
     snip=6,
     severity="warning",
     summary="a child code is billed for an adult, or an adult code for a child",
@@ -737,6 +758,7 @@ def age(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
 
 @line_rule(
     PROSTHESIS_MISSING,
+    prefilter=_when(PROSTHESIS_MISSING, lambda f: f.prosthesis == "required"),
     snip=6,
     severity="warning",
     summary="a crown, inlay/onlay, bridge, denture or implant prosthesis has no SV305 (I/R)",
@@ -768,6 +790,7 @@ def prosthesis_missing(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) ->
 
 @line_rule(
     BY_REPORT_NARRATIVE,
+    prefilter=_when(BY_REPORT_NARRATIVE, lambda f: f.narrative == "required"),
     snip=6,
     severity="warning",
     summary="an unspecified 'by report' procedure has no narrative or attachment",
@@ -799,6 +822,7 @@ def by_report_narrative(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -
 
 @line_rule(
     PER_VISIT_UNITS,
+    prefilter=_when(PER_VISIT_UNITS, lambda f: f.units == "per-visit"),
     snip=6,
     severity="error",
     summary="a code reported once per visit is billed with more than one unit",

@@ -1,0 +1,262 @@
+"""Throughput benchmark: x12dental against pyx12's x12n_document on the same generated files.
+
+    python bench/run.py [--sizes 1000,10000,100000] [--pyx12-max 10000] [--workers 1,2]
+                        [--batch-files 8] [--batch-claims 1000] [--data DIR] [--out FILE]
+
+1. Generates seeded 837D files with `x12dental.synthetic.write_interchange` (codes, teeth,
+   notes, attachments, dependents; one transaction set per 5,000 claims, as the guide
+   recommends) into a cache folder (bench/.data/ by default), reused while the generator
+   is unchanged.
+2. Runs each measurement in a fresh Python process, so each peak RSS is that run's alone:
+   - x12dental: `python -m x12dental.cli check --format json -o /dev/null --quiet FILE`
+     (every rule on), run in-process by the child;
+   - pyx12: `x12n_document(params(), FILE, fd_997=None, fd_html=None, map_path=<our map>)`
+     with pyx12's logging silenced, only for files of at most --pyx12-max claims.
+3. Batch mode: a folder of --batch-files files of --batch-claims claims each, checked with
+   `--workers W` for each W of --workers; the speed-up is against the first W.
+
+Seconds are wall-clock for the whole child process (interpreter start and imports
+included, as a user sees them); claims/s = claims / seconds; `ratio` on x12dental rows is
+x12dental claims/s divided by pyx12 claims/s on the same file (how many times faster);
+peak RSS is `resource.getrusage` ru_maxrss in the child (its largest worker process
+included in batch mode). --out FILE also writes every row as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SEED = 837
+CLAIMS_PER_TRANSACTION = 5000
+COLUMNS = ("size", "tool", "seconds", "claims/s", "ratio", "peak RSS MB")
+BATCH_COLUMNS = ("files", "claims", "workers", "seconds", "claims/s", "speed-up", "peak RSS MB")
+
+
+# ---- the measured child -----------------------------------------------------------------------
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    scale = 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) * scale / 1e6
+
+
+def child(tool: str, target: str, workers: str) -> int:
+    """Run one measurement in this (fresh) process; print its figures as the last line."""
+    start = time.perf_counter()
+    ok: bool
+    if tool == "pyx12":
+        import logging
+
+        logging.disable(logging.CRITICAL)
+        import pyx12.params
+        import pyx12.x12n_document
+
+        from x12dental.mapfolder import map_folder
+
+        ok = bool(
+            pyx12.x12n_document.x12n_document(
+                pyx12.params.params(),
+                target,
+                fd_997=None,
+                fd_html=None,
+                map_path=str(map_folder()),
+            )
+        )
+        code = 0 if ok else 1
+    else:
+        from x12dental.cli import main
+
+        argv = ["check", "--format", "json", "-o", os.devnull, "--quiet", target]
+        code = main([*argv, "--workers", workers])
+    elapsed = time.perf_counter() - start
+    print("BENCH " + json.dumps({"exit": code, "inner": elapsed, "rss_mb": _peak_rss_mb()}))
+    return 0
+
+
+def measure(tool: str, target: Path, workers: int = 1) -> dict[str, float]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", tool, str(target)]
+    cmd += ["--child-workers", str(workers)]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - start
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("BENCH ")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"bench: {tool} failed on {target}:\n{proc.stdout}\n{proc.stderr}")
+    figures = json.loads(lines[-1][len("BENCH ") :])
+    return {"seconds": seconds, "rss_mb": figures["rss_mb"], "exit": figures["exit"]}
+
+
+# ---- data -------------------------------------------------------------------------------------
+
+
+def _generator_key() -> str:
+    import x12dental
+    import x12dental.synthetic as synthetic
+
+    text = Path(synthetic.__file__).read_bytes()
+    return f"{x12dental.__version__}-{hashlib.sha256(text).hexdigest()[:12]}"
+
+
+def ensure_file(folder: Path, claims: int, seed: int = SEED) -> tuple[Path, int]:
+    """A generated file of `claims` claims (cached); returns (path, claims in it)."""
+    from x12dental.synthetic import GenOptions, write_interchange
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"837d-{claims}-s{seed}.837"
+    meta_path = path.with_suffix(".json")
+    key = _generator_key()
+    if path.exists() and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if meta.get("generator") == key:
+            return path, int(meta["claims"])
+    import random
+
+    transactions = max(1, -(-claims // CLAIMS_PER_TRANSACTION))
+    options = GenOptions(claims=claims, transactions=min(transactions, max(claims, 1)))
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="latin-1", newline="") as fp:
+        summary = write_interchange(fp, random.Random(seed), options)
+    tmp.replace(path)
+    meta = {"generator": key, "claims": summary.claims, "segments": summary.segments}
+    meta_path.write_text(json.dumps(meta))
+    return path, summary.claims
+
+
+def ensure_batch(folder: Path, files: int, claims: int) -> Path:
+    batch = folder / f"batch-{files}x{claims}"
+    batch.mkdir(parents=True, exist_ok=True)
+    for i in range(files):
+        path, _ = ensure_file(folder / "batch-cache", claims, seed=SEED + 1 + i)
+        link = batch / f"{i:03d}.837"
+        if not link.exists() or link.stat().st_size != path.stat().st_size:
+            link.write_bytes(path.read_bytes())
+    return batch
+
+
+# ---- the report -------------------------------------------------------------------------------
+
+
+def table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    widths = [
+        max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)
+    ]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(lines)
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="1000,10000,100000", help="claims per file, comma-separated")
+    p.add_argument("--pyx12-max", type=int, default=10000, help="run pyx12 up to this many claims")
+    p.add_argument("--workers", default="1,2", help="batch mode: worker counts to compare")
+    p.add_argument("--batch-files", type=int, default=8, help="batch mode: files (0: no batch)")
+    p.add_argument(
+        "--batch-claims",
+        type=int,
+        default=0,
+        help="claims per batch file (default: 1000, or the smallest --sizes if smaller)",
+    )
+    p.add_argument("--data", type=Path, default=HERE / ".data", help="cache of generated files")
+    p.add_argument("--out", type=Path, help="also write every row as JSON here")
+    p.add_argument("--child", nargs=2, metavar=("TOOL", "FILE"), help=argparse.SUPPRESS)
+    p.add_argument("--child-workers", default="1", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        return child(args.child[0], args.child[1], args.child_workers)
+
+    sizes = _ints(args.sizes)
+    rows: list[tuple[str, ...]] = []
+    records: list[dict[str, Any]] = []
+    for size in sizes:
+        path, claims = ensure_file(args.data, size)
+        ours = measure("x12dental", path)
+        theirs = measure("pyx12", path) if claims <= args.pyx12_max else None
+        ours_rate = claims / ours["seconds"]
+        ratio = "-"
+        if theirs is not None:
+            theirs_rate = claims / theirs["seconds"]
+            ratio = f"{ours_rate / theirs_rate:.1f}x"
+            rows.append(
+                (
+                    f"{claims:,}",
+                    "pyx12",
+                    f"{theirs['seconds']:.2f}",
+                    f"{theirs_rate:,.0f}",
+                    "-",
+                    f"{theirs['rss_mb']:.0f}",
+                )
+            )
+            records.append({"mode": "file", "claims": claims, "tool": "pyx12", **theirs})
+        rows.append(
+            (
+                f"{claims:,}",
+                "x12dental",
+                f"{ours['seconds']:.2f}",
+                f"{ours_rate:,.0f}",
+                ratio,
+                f"{ours['rss_mb']:.0f}",
+            )
+        )
+        records.append({"mode": "file", "claims": claims, "tool": "x12dental", **ours})
+        print(f"  measured {claims:,} claims", file=sys.stderr, flush=True)
+    print(table(COLUMNS, rows))
+
+    if args.batch_files > 0:
+        per_file = args.batch_claims or min([1000, *sizes])
+        batch = ensure_batch(args.data, args.batch_files, per_file)
+        total = per_file * args.batch_files
+        brows: list[tuple[str, ...]] = []
+        base: float | None = None
+        for workers in _ints(args.workers):
+            r = measure("x12dental", batch, workers)
+            base = base or r["seconds"]
+            brows.append(
+                (
+                    str(args.batch_files),
+                    f"{total:,}",
+                    str(workers),
+                    f"{r['seconds']:.2f}",
+                    f"{total / r['seconds']:,.0f}",
+                    f"{base / r['seconds']:.2f}x",
+                    f"{r['rss_mb']:.0f}",
+                )
+            )
+            records.append(
+                {
+                    "mode": "batch",
+                    "files": args.batch_files,
+                    "claims": total,
+                    "workers": workers,
+                    "tool": "x12dental",
+                    **r,
+                }
+            )
+        print()
+        print(f"batch: {args.batch_files} files x {per_file:,} claims ({os.cpu_count()} cores)")
+        print(table(BATCH_COLUMNS, brows))
+    if args.out:
+        args.out.write_text(json.dumps({"rows": records}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,659 @@
+"""SNIP 1-2 structural validation without pyx12's per-segment cost.
+
+`FastStructuralChecker` finds what `structure.StructuralChecker` finds (same rules,
+positions and 999 codes) but walks the compiled map of `mapcompile` with integer
+counters, reads ordinary segments with one `str.split`, and checks their elements
+with precompiled specs. A segment those checks cannot vouch for (a bad value, a
+missing element, an envelope segment) is handed to pyx12's own segment validator,
+so every element error is still worded and placed by pyx12. The loop walk is a
+port of pyx12's `map_walker.walk_tree` and keeps its behaviour, quirks included.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pyx12.errors
+import pyx12.segment
+from pyx12 import validation
+from pyx12.map_if._segment import apply_segment_errors
+
+from x12dental import mapcompile
+from x12dental.mapcompile import Elem, Node, Tables
+from x12dental.structure import ContextFn, FindingSink, StructuralChecker
+from x12dental.tokenizer import Token
+
+_ENVELOPE = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})
+_NUM = re.compile(r"-?[0-9]+")
+_REAL = re.compile(r"-?[0-9]*(\.[0-9]+)?")
+_DATE_FORMATS = frozenset({"RD8", "D8", "D6", "DT", "TM"})
+_NOT_FOUND = object()
+_Q01 = ((1, None),)
+_MAX_TRACES = 20000
+_MAX_SEEN = 2048  # values remembered per element / texts per segment node
+# Steps of a recorded walk.
+_MISS, _SEG, _LOOP, _NOTFOUND, _RESULT = range(5)
+
+# One walker error: (map node or None, segment id for the cursor, seg count, code, text).
+WalkError = tuple[Node | None, str, int, str, str]
+
+
+def _value(el: list[str], idx: int, sub: int | None, subterm: str) -> str | None:
+    if idx >= len(el):
+        return None
+    v = el[idx]
+    if sub is None:
+        return v
+    parts = v.split(subterm)
+    return parts[sub - 1] if sub <= len(parts) else None
+
+
+class FastWalker:
+    """pyx12's walk_tree over compiled nodes: same matching, counting and missing-segment errors."""
+
+    def __init__(self, t: Tables) -> None:
+        self.t = t
+        self.counts: dict[int, int] = {}
+        self.missing: list[tuple[Node, str, int]] = []
+        self.pending: list[WalkError] = []
+        self.seg_id = ""
+        self.el: list[str] = []
+        self.subterm = ":"
+        self.seg_count = 0
+        self.trace: list[tuple[int, Any]] = []
+        self.traces: dict[object, list[tuple[int, Any]]] = {}
+
+    # counters ---------------------------------------------------------------
+    def _reset(self, key: int) -> None:
+        counts = self.counts
+        for k in self.t.reset_keys(key).intersection(counts):
+            del counts[k]
+
+    def _inc(self, key: int) -> None:
+        self.counts[key] = self.counts.get(key, 0) + 1
+
+    def forceWalkCounterToLoopStart(self, x12_path: str, child_path: str) -> None:
+        k = self.t.key(x12_path)
+        self._reset(k)
+        self._inc(k)
+        self._inc(self.t.key(child_path))
+
+    # matching ---------------------------------------------------------------
+    def _match(self, seg: Node) -> bool:
+        if seg.xid != self.seg_id:
+            return False
+        q = seg.qual
+        if q is None:
+            return True
+        return _value(self.el, q[0], q[1], self.subterm) in seg.qual_codes
+
+    # the walk ---------------------------------------------------------------
+    def walk(
+        self, orig: Node, seg_id: str, el: list[str], subterm: str, seg_count: int
+    ) -> tuple[Node | None, list[WalkError]]:
+        self.seg_id = seg_id
+        self.el = el
+        self.subterm = subterm
+        self.seg_count = seg_count
+        if self.missing:
+            self.missing = []
+        self.pending.clear()  # the caller has used the last walk's errors
+        # Which way the walk goes depends on the segment's id and qualifiers only, never
+        # on the counters: record its steps once, then replay them (counters, errors).
+        quals = self.t.qual_pos.get(seg_id, ())
+        key: object
+        if quals == _Q01:
+            # a string key: no tuple for the collector to track on every segment
+            key = f"{orig.uid}|{seg_id}|{el[1]}" if len(el) > 1 else (orig, seg_id)
+        else:
+            key = (orig, seg_id, subterm, *(_value(el, q[0], q[1], subterm) for q in quals))
+        trace = self.traces.get(key)
+        if trace is None:
+            self.trace = []
+            found = self._walk(orig)
+            trace = self.trace
+            trace.append((_RESULT, found))
+            if len(self.traces) < _MAX_TRACES:
+                self.traces[key] = trace
+            return found, self.pending
+        return self._replay(orig, trace), self.pending
+
+    def _replay(self, orig: Node, trace: list[tuple[int, Any]]) -> Node | None:
+        counts = self.counts
+        if len(trace) == 2 and trace[0][0] == _SEG:
+            # the usual case: the next segment of the same loop
+            child = trace[0][1]
+            key = child.key
+            count = counts[key] = counts.get(key, 0) + 1
+            if count > child.max_repeat or child.usage == "N":
+                counts[key] -= 1
+                self._matched_seg(child)
+            return child  # type: ignore[no-any-return]
+        for op, arg in trace:
+            if op == _MISS:
+                if counts.get(arg[0].key, 0) < 1:
+                    self.missing.append((arg[1], arg[2], self.seg_count))
+            elif op == _SEG:
+                self._matched_seg(arg)
+            elif op == _LOOP:
+                self._enter_loop(arg)
+            elif op == _NOTFOUND:
+                self.pending.append(
+                    (orig, self.seg_id, self.seg_count, "1", self._not_found_text(orig))
+                )
+            else:
+                return arg  # type: ignore[no-any-return]
+        return None
+
+    def _walk(self, orig: Node) -> Node | None:
+        node = orig
+        node_pos = orig.pos
+        if node.kind == "S":
+            assert node.parent_loop is not None
+            node = node.parent_loop
+        while True:
+            found = self._scan(node, node_pos)
+            if found is not _NOT_FOUND:
+                return found  # type: ignore[return-value]
+            if node.kind == "R":
+                self.trace.append((_NOTFOUND, None))
+                self.pending.append(
+                    (orig, self.seg_id, self.seg_count, "1", self._not_found_text(orig))
+                )
+                return None
+            node_pos = node.pos
+            assert node.parent_loop is not None
+            node = node.parent_loop
+
+    def _not_found_text(self, orig: Node) -> str:
+        if self.seg_id == "HL":
+            seg = pyx12.segment.Segment("*".join(self.el), "~", "*", self.subterm)
+            seg_str = seg.format("", "*", ":")
+        else:
+            seg_str = f"{self.seg_id}*{_value(self.el, 1, None, self.subterm)}"
+        return f"Segment {seg_str} not found.  Started at {orig.path}"
+
+    def _scan(self, node: Node, node_pos: int) -> object:
+        for ordinal, kids in node.children:
+            if ordinal < node_pos:
+                continue
+            for child in kids:
+                if child.kind == "S":
+                    if self._match(child):
+                        if node.kind == "L" and self._is_loop_match(node):
+                            return self._goto_seg_match(node)
+                        self.trace.append((_SEG, child))
+                        self._matched_seg(child)
+                        return child
+                    if child.usage == "R":
+                        text = f'Mandatory segment "{child.name}" ({child.xid}) missing'
+                        self.trace.append((_MISS, (child, child, text)))
+                        if self.counts.get(child.key, 0) < 1:
+                            self.missing.append((child, text, self.seg_count))
+                elif self._is_loop_match(child):
+                    return self._goto_seg_match(child)
+        return _NOT_FOUND
+
+    def _matched_seg(self, child: Node) -> None:
+        self._inc(child.key)
+        self._check_seg_usage(child)
+        if self.missing:
+            self.missing = [m for m in self.missing if m[0] is not child]
+            self._flush(child.pos)
+
+    def _enter_loop(self, arg: tuple[Node, Node]) -> None:
+        loop, first = arg
+        self._check_loop_usage(loop)
+        self._inc(first.key)
+        if self.missing:
+            self._flush(None)
+
+    def _is_loop_match(self, loop: Node) -> bool:
+        first = loop.first_node
+        if first is None:
+            return False
+        if first.kind == "L":
+            return any(c.kind == "L" and self._is_loop_match(c) for c in loop.child_list)
+        if first.kind == "S" and self._match(first):
+            return True
+        if loop.usage == "R":
+            text = f'Mandatory loop "{loop.name}" ({loop.xid}) missing'
+            self.trace.append((_MISS, (loop, first, text)))
+            if self.counts.get(loop.key, 0) < 1:
+                self.missing.append((first, text, self.seg_count))
+        return False
+
+    def _goto_seg_match(self, loop: Node) -> Node | None:
+        first = loop.first_seg
+        if first is not None and self._match(first):
+            self.trace.append((_LOOP, (loop, first)))
+            self._enter_loop((loop, first))
+            return first
+        for child in loop.child_list:
+            if child.kind == "L":
+                got = self._goto_seg_match(child)
+                if got is not None:
+                    return got
+        return None
+
+    def _check_seg_usage(self, seg: Node) -> None:
+        if seg.usage == "N":
+            self.pending.append(
+                (None, "", 0, "2", f"Segment {seg.xid} found but marked as not used")
+            )
+            return
+        count = self.counts.get(seg.key, 0)
+        if count > seg.max_repeat:
+            self.pending.append(
+                (
+                    seg,
+                    self.seg_id,
+                    self.seg_count,
+                    "5",
+                    f"Segment {self.seg_id} exceeded max count.  Found {count:d}, "
+                    f"should have {seg.max_repeat:d}",
+                )
+            )
+
+    def _check_loop_usage(self, loop: Node) -> None:
+        if loop.usage == "N":
+            self.pending.append((None, "", 0, "2", f"Loop {loop.xid} found but marked as not used"))
+            return
+        self._reset(loop.key)
+        self._inc(loop.key)
+        count = self.counts[loop.key]
+        if count > loop.max_repeat:
+            self.pending.append(
+                (
+                    loop,
+                    self.seg_id,
+                    self.seg_count,
+                    "4",
+                    f"Loop {loop.xid} exceeded max count.  Found {count:d}, "
+                    f"should have {loop.max_repeat:d}",
+                )
+            )
+
+    def _flush(self, cur_pos: int | None) -> None:
+        keep = []
+        for m in self.missing:
+            seg = m[0]
+            if seg.pos != cur_pos:
+                self.pending.append((seg, seg.xid, m[2], "3", m[1]))
+            else:
+                keep.append(m)
+        self.missing = keep
+
+
+def _ele_clean(s: Elem, v: str, bad: re.Pattern[str], ext: Any) -> bool:
+    """True when pyx12 would find nothing wrong with value v of a simple element."""
+    if v == "":
+        return not s.required_empty
+    if s.usage == "N":
+        return False
+    dtype = s.dtype
+    n = len(v.replace("-", "").replace(".", "")) if s.numeric else len(v)
+    if n < s.min_len or n > s.max_len:
+        return False
+    if dtype == "AN" or dtype == "ID":
+        if v[-1] == " " or bad.search(v) is not None:
+            return False
+    elif dtype is None:
+        return False
+    elif dtype[0] == "N":
+        if _NUM.fullmatch(v) is None:
+            return False
+    elif dtype == "R":
+        if _REAL.fullmatch(v) is None:
+            return False
+    elif dtype in ("DT", "D8", "D6", "TM"):
+        if not validation.IsValidDataType(v, dtype, mapcompile.CHARSET, "00501"):
+            return False
+    else:
+        return False
+    if (
+        (s.codes or s.external is not None)
+        and v not in s.codes
+        and (s.external is None or not ext.isValid(s.external, v))
+    ):
+        return False
+    if s.type_list and not any(
+        validation.IsValidDataType(v, d, mapcompile.CHARSET) for d in s.type_list
+    ):
+        return False
+    return s.rec is None or s.rec.search(v) is not None
+
+
+def segment_clean(
+    node: Node, text: str, el: list[str], subterm: str, bad: re.Pattern[str], ext: Any
+) -> bool:
+    """True when pyx12's segment validation would report nothing (a sound, quick check)."""
+    seen = node.seen
+    key = text + subterm  # the same text splits otherwise with another component separator
+    got = seen.get(key)
+    if got is None:
+        got = _segment_clean(node, el, subterm, bad, ext)
+        if len(seen) < _MAX_SEEN:
+            seen[key] = got
+    return got
+
+
+def _cached_clean(s: Elem, v: str, bad: re.Pattern[str], ext: Any) -> bool:
+    seen = s.seen
+    got = seen.get(v)
+    if got is None:
+        got = _ele_clean(s, v, bad, ext)
+        if len(seen) < _MAX_SEEN:
+            seen[v] = got
+    return got
+
+
+def _segment_clean(node: Node, el: list[str], subterm: str, bad: re.Pattern[str], ext: Any) -> bool:
+    specs = node.elems
+    n = len(el) - 1
+    if n > len(specs):
+        return False
+    for i in range(n):
+        s = specs[i]
+        v = el[i + 1]
+        subs = s.subs
+        if subs is None:
+            if subterm in v:
+                return False
+            ok = s.seen.get(v)
+            if ok is None:
+                ok = _ele_clean(s, v, bad, ext)
+                if len(s.seen) < _MAX_SEEN:
+                    s.seen[v] = ok
+            if not ok:
+                return False
+            continue
+        if v == "":
+            if s.usage == "R":
+                return False
+            continue
+        if s.usage == "N":
+            return False
+        parts = v.split(subterm)
+        if len(parts) > len(subs):
+            return False
+        if not any(parts):
+            return False  # an empty composite written with separators: let pyx12 judge it
+        for j, p in enumerate(parts):
+            if not _cached_clean(subs[j], p, bad, ext):
+                return False
+        for j in range(len(parts), len(subs)):
+            if subs[j].required_empty:
+                return False
+    for i in range(n, len(specs)):
+        if specs[i].usage == "R":
+            return False
+    if (
+        node.xid == "DTP"
+        and n >= 3
+        and el[3] != ""
+        and el[2] in _DATE_FORMATS
+        and not validation.IsValidDataType(el[3], el[2], mapcompile.CHARSET)
+    ):
+        return False
+    for code, idx in node.syntax:
+        count = 0
+        for s_i in idx:
+            if s_i <= n and el[s_i] != "":
+                if subterm in el[s_i]:
+                    return False
+                count += 1
+        if code == "P":
+            if count != 0 and count != len(idx):
+                return False
+        elif code == "R":
+            if count == 0:
+                return False
+        elif code == "E":
+            if count > 1:
+                return False
+        elif code == "C" or code == "L":
+            first = idx[0]
+            if first <= n and el[first] != "":
+                rest = count - 1
+                if code == "C" and rest != len(idx) - 1:
+                    return False
+                if code == "L" and rest < 1:
+                    return False
+        else:
+            return False
+    return True
+
+
+class FastStructuralChecker(StructuralChecker):
+    """Same findings as StructuralChecker, from compiled tables; pyx12 only for doubtful segments."""
+
+    def __init__(
+        self, sink: FindingSink, context: ContextFn, accepted_versions: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(sink, context, accepted_versions)
+        self._tables = mapcompile.tables(self._folder)
+        self._fast_walker = FastWalker(self._tables)
+        self._walker = self._fast_walker
+        self._bad = mapcompile.bad_char_re()
+        self._cnode: Node | None = None
+        self._cnode_of: Any = None
+
+    def _start_interchange(self, tok: Token) -> None:
+        super()._start_interchange(tok)
+        if self._control is not None:
+            mapcompile.load(self._folder, "x12.control.00501.xml")
+
+    def feed(self, tok: Token) -> None:
+        seg_id = tok.seg_id
+        r = self._reader
+        ele_term = r.ele_term
+        text = tok.text
+        if (
+            self._skip
+            or self._node is None
+            or seg_id in _ENVELOPE
+            or seg_id not in self._tables.seg_ids
+            or text.rstrip(ele_term) == seg_id
+            or self._cnode_of is not self._node
+        ):
+            super().feed(tok)
+            return
+        # An ordinary segment inside a checked transaction: StructuralChecker.feed and
+        # _validate, with nothing looked up twice.
+        self._line = tok.line
+        self.current = seg_id
+        if self.position is not None:
+            self.position += 1
+        self._sv3_missing_reported = False
+        errh = self._errh
+        errh.suppress_unrecognized = False
+        if text[-1] == ele_term:
+            r._seg_error(
+                "SEG1", "Segment contains trailing element terminators", None, r.cur_line + 1
+            )
+        el = text.split(ele_term)
+        self._read(seg_id, el)
+        subterm = r.subele_term
+        start = self._cnode
+        assert start is not None
+        cn, walk_errors = self._fast_walker.walk(start, seg_id, el, subterm, r.seg_count)
+        if walk_errors:
+            for w_node, w_seg, w_count, w_code, w_text in walk_errors:
+                if w_node is not None:
+                    errh._set_seg(w_seg, w_node.py, w_count)
+                errh.seg_error(w_code, w_text, None)
+        if cn is None:
+            if r.err_list:
+                errh.handle_errors(r.pop_errors())
+        else:
+            node = cn.py
+            errh._seg_id = seg_id
+            errh._seg_count = r.seg_count
+            errh._seg_name = cn.name
+            errh._seg_loop = cn.loop_id
+            errh._ele = None
+            if r.err_list:
+                errh.handle_errors(r.pop_errors())
+            if cn.special or not segment_clean(
+                cn, text, el, subterm, self._bad, node.root.ext_codes
+            ):
+                seg = pyx12.segment.Segment(text, r.seg_term, ele_term, subterm)
+                apply_segment_errors(node, seg, errh)
+            self._node = node
+            self._cnode = cn
+            self._cnode_of = node
+        if self._previous == "LX" and seg_id != "SV3" and not self._sv3_missing_reported:
+            self.emit(
+                "seg",
+                "3",
+                "Mandatory segment SV3 missing",
+                None,
+                segment_id="SV3",
+                position=self.position,
+                segment_name="Dental Service",
+                loop="2400",
+            )
+        self._previous = seg_id
+
+    def _wrong_delimiter(self, tok: Token) -> bool:
+        return not tok.seg_id.isalnum() and super()._wrong_delimiter(tok)
+
+    def _validate(self, tok: Token) -> None:
+        r = self._reader
+        text = tok.text
+        errh = self._errh
+        errh.suppress_unrecognized = self._wrong_delimiter(tok)
+        ele_term = r.ele_term
+        subterm = r.subele_term
+        if text.endswith(ele_term):
+            r._seg_error(
+                "SEG1", "Segment contains trailing element terminators", None, r.cur_line + 1
+            )
+        el = text.split(ele_term)
+        seg_id = el[0]
+        t = self._tables
+        seg: Any = None
+        if seg_id in _ENVELOPE or seg_id not in t.seg_ids or not any(el[1:]):
+            seg = pyx12.segment.Segment(text, r.seg_term, ele_term, subterm)
+            try:
+                r._parse_segment(seg)
+            except (
+                pyx12.errors.X12Error,
+                IndexError,
+            ) as exc:  # IndexError: a trailer with no open header
+                r._isa_error("024", str(exc))
+            seg_id = seg.get_seg_id()
+        else:
+            self._read(seg_id, el)
+        walker = self._fast_walker
+        orig = self._node
+        node: Any
+        cn: Node | None = None
+        if seg_id == "ISA":
+            node = self._control.getnodebypath("/ISA_LOOP/ISA")
+            walker.forceWalkCounterToLoopStart("/ISA_LOOP", "/ISA_LOOP/ISA")
+        elif seg_id == "GS":
+            node = self._control.getnodebypath("/ISA_LOOP/GS_LOOP/GS")
+            walker.forceWalkCounterToLoopStart("/ISA_LOOP/GS_LOOP", "/ISA_LOOP/GS_LOOP/GS")
+        else:
+            if orig is None:
+                return
+            count = r.seg_count + (1 if seg_id == "SE" else 0)
+            start = self._cnode if self._cnode is not None and self._cnode_of is orig else None
+            if start is None:
+                start = t.node(orig)
+            cn, walk_errors = walker.walk(start, seg_id or "", el, subterm, count)
+            for w_node, w_seg, w_count, w_code, w_text in walk_errors:
+                if w_node is not None:
+                    errh._set_seg(w_seg, w_node.py, w_count)
+                errh.seg_error(w_code, w_text, None)
+            node = cn.py if cn is not None else None
+        if node is None:
+            self._node = orig
+            errh.handle_errors(r.pop_errors())
+            return
+        if seg_id == "ISA":
+            errh._set_seg("ISA", None, None)
+            errh.handle_errors(r.pop_errors())
+        elif seg_id == "GS":
+            name = self._index.get_filename(self._icvn, seg.get_value("GS08"), "HC")
+            if name and name != self._map_name:
+                self._map, _t = mapcompile.load(self._folder, name)
+                self._map_name = name
+                r.check_837_lx = self._map.id == "837"
+            node = self._map.getnodebypath("/ISA_LOOP/GS_LOOP/GS")
+            errh._set_seg("GS", None, None)
+            errh.handle_errors(r.pop_errors())
+        elif seg_id == "ST":
+            errh._set_seg("ST", None, 1)
+            errh.handle_errors(r.pop_errors())
+        elif cn is not None:
+            # errh._set_seg(seg_id, node, count), without looking anything up
+            errh._seg_id = seg_id
+            errh._seg_count = r.seg_count
+            errh._seg_name = cn.name
+            errh._seg_loop = cn.loop_id
+            errh._ele = None
+            if r.err_list:
+                errh.handle_errors(r.pop_errors())
+        else:
+            errh._set_seg(seg_id, node, r.seg_count)
+            errh.handle_errors(r.pop_errors())
+        if cn is None:
+            cn = t.by_py.get(id(node))
+        if (
+            seg is not None
+            or cn is None
+            or cn.special
+            or not segment_clean(cn, text, el, subterm, self._bad, node.root.ext_codes)
+        ):
+            if seg is None:
+                seg = pyx12.segment.Segment(text, r.seg_term, ele_term, subterm)
+            apply_segment_errors(node, seg, errh)
+        self._node = node
+        self._cnode = cn
+        self._cnode_of = node
+        if seg_id == "SE":
+            self._st_control = None
+            self.position = None
+
+    def _read(self, seg_id: str, el: list[str]) -> None:
+        """pyx12's X12Reader._parse_segment for an ordinary segment with a valid id."""
+        r = self._reader
+        if seg_id == "HL":
+            r.hl_count += 1
+            hl01 = el[1] if len(el) > 1 else None
+            if r.hl_count != _int(hl01):
+                r._seg_error(
+                    "HL1", f"My HL count {r.hl_count:d} does not match your HL count {hl01}"
+                )
+            hl02 = el[2] if len(el) > 2 else None
+            if hl02 != "":
+                parent = _int(hl02)
+                if parent not in r.hl_stack:
+                    r._seg_error("HL2", f"HL parent ({parent}) is not a valid parent")
+                while r.hl_stack and parent != r.hl_stack[-1]:
+                    del r.hl_stack[-1]
+            r.hl_stack.append(r.hl_count)
+        elif r.check_837_lx and seg_id == "CLM":
+            r.lx_count = 0
+        elif r.check_837_lx and seg_id == "LX":
+            r.lx_count += 1
+            lx01 = el[1] if len(el) > 1 else None
+            if lx01 != f"{r.lx_count:d}":
+                r._seg_error(
+                    "LX",
+                    f"Your 2400/LX01 Service Line Number {lx01} does not match my count "
+                    f"of {r.lx_count:d}",
+                )
+        r.seg_count += 1
+        r.cur_line += 1
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return None
