@@ -513,63 +513,39 @@ class RuleRunner:
         ctx.patient = patient_key(claim)
         ctx.claim = claim
         out: list[Finding] = []
-        # Inlined `_run` (same results): the common case, no hit, costs one call per rule.
+        run = self._run
         for rule in self._claim_rules:
-            try:
-                hits = list(rule.check(claim, ctx))
-                if hits:
-                    out.extend([self._finding(rule, claim, hit) for hit in hits])
-            except (RuleDataError, StoreError):
-                raise
-                if hits:
-                    out.extend([self._finding(rule, claim, hit) for hit in hits])
-            except Exception as exc:
-                out.append(self._crashed(rule, claim, exc))
-        cache = self._line_cache
+            run(out, rule, claim, rule.check, claim, ctx)
         for line in claim.lines:
-            rules = cache.get(line.procedure)
-            if rules is None:
-                rules = self._line_rules(line.procedure)
-            for rule in rules:
-                try:
-                    hits = list(rule.check(line, claim, ctx))
-                    if hits:
-                        out.extend([self._finding(rule, claim, hit) for hit in hits])
-                except (RuleDataError, StoreError):
-                    raise
-                    if hits:
-                        out.extend([self._finding(rule, claim, hit) for hit in hits])
-                except Exception as exc:
-                    out.append(self._crashed(rule, claim, exc))
+            for rule in self._line_cache.get(line.procedure) or self._line_rules(line.procedure):
+                run(out, rule, claim, rule.check, line, claim, ctx)
         for rule, state in self._batch:
-            try:
-                hits = list(state.observe(claim, ctx))
-                if hits:
-                    out.extend([self._finding(rule, claim, hit) for hit in hits])
-            except (RuleDataError, StoreError):
-                raise
-                if hits:
-                    out.extend([self._finding(rule, claim, hit) for hit in hits])
-            except Exception as exc:
-                out.append(self._crashed(rule, claim, exc))
+            run(out, rule, claim, state.observe, claim, ctx)
         ctx.batch.add(claim, ctx.patient)
         return out
 
     def finish(self) -> list[Finding]:
         out: list[Finding] = []
         for rule, state in self._batch:
-            out.extend(self._run(rule, None, state.finish, self.ctx))
+            self._run(out, rule, None, state.finish, self.ctx)
         return out
 
     def _run(
-        self, rule: Rule, claim: m.Claim | None, call: Callable[..., Iterable[Hit]], *args: Any
-    ) -> list[Finding]:
+        self,
+        out: list[Finding],
+        rule: Rule,
+        claim: m.Claim | None,
+        call: Callable[..., Iterable[Hit]],
+        *args: Any,
+    ) -> None:
+        """Append the rule's findings to `out`; a crashing rule becomes one warning."""
         try:
-            return [self._finding(rule, claim, hit) for hit in call(*args)]
+            for hit in call(*args):
+                out.append(self._finding(rule, claim, hit))
         except (RuleDataError, StoreError):
             raise  # configuration or the history store, not a claim problem: stop the run
         except Exception as exc:  # a broken rule (plugin) must not stop the run
-            return [self._crashed(rule, claim, exc)]
+            out.append(self._crashed(rule, claim, exc))
 
     def _crashed(self, rule: Rule, claim: m.Claim | None, exc: Exception) -> Finding:
         return Finding(
