@@ -1,7 +1,8 @@
 """Throughput benchmark: x12dental against pyx12's x12n_document on the same generated files.
 
     python bench/run.py [--sizes 1000,10000,100000] [--pyx12-max 10000] [--workers 1,2]
-                        [--batch-files 8] [--batch-claims 1000] [--data DIR] [--out FILE]
+                        [--file-workers 1,2] [--batch-files 8] [--batch-claims 1000]
+                        [--data DIR] [--out FILE]
 
 1. Generates seeded 837D files with `x12dental.synthetic.write_interchange` (codes, teeth,
    notes, attachments, dependents; one transaction set per 5,000 claims, as the guide
@@ -12,6 +13,8 @@
      (every rule on), run in-process by the child;
    - pyx12: `x12n_document(params(), FILE, fd_997=None, fd_html=None, map_path=<our map>)`
      with pyx12's logging silenced, only for files of at most --pyx12-max claims.
+   With --file-workers 1,2 each file is also checked with `--workers 2` (one file split by
+   transaction set across two processes, x12dental.split): tool `x12dental/w2`.
 3. Batch mode: a folder of --batch-files files of --batch-claims claims each, checked with
    `--workers W` for each W of --workers; the speed-up is against the first W.
 
@@ -168,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="1000,10000,100000", help="claims per file, comma-separated")
     p.add_argument("--pyx12-max", type=int, default=10000, help="run pyx12 up to this many claims")
     p.add_argument("--workers", default="1,2", help="batch mode: worker counts to compare")
+    p.add_argument(
+        "--file-workers",
+        default="1",
+        help="single files: worker counts to check each file with (>1 splits the file)",
+    )
     p.add_argument("--batch-files", type=int, default=8, help="batch mode: files (0: no batch)")
     p.add_argument(
         "--batch-claims",
@@ -188,13 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     for size in sizes:
         path, claims = ensure_file(args.data, size)
-        ours = measure("x12dental", path)
         theirs = measure("pyx12", path) if claims <= args.pyx12_max else None
-        ours_rate = claims / ours["seconds"]
-        ratio = "-"
         if theirs is not None:
             theirs_rate = claims / theirs["seconds"]
-            ratio = f"{ours_rate / theirs_rate:.1f}x"
             rows.append(
                 (
                     f"{claims:,}",
@@ -206,17 +210,24 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             records.append({"mode": "file", "claims": claims, "tool": "pyx12", **theirs})
-        rows.append(
-            (
-                f"{claims:,}",
-                "x12dental",
-                f"{ours['seconds']:.2f}",
-                f"{ours_rate:,.0f}",
-                ratio,
-                f"{ours['rss_mb']:.0f}",
+        for workers in _ints(args.file_workers):
+            ours = measure("x12dental", path, workers)
+            ours_rate = claims / ours["seconds"]
+            ratio = f"{ours_rate / theirs_rate:.1f}x" if theirs is not None else "-"
+            tool = "x12dental" if workers == 1 else f"x12dental/w{workers}"
+            rows.append(
+                (
+                    f"{claims:,}",
+                    tool,
+                    f"{ours['seconds']:.2f}",
+                    f"{ours_rate:,.0f}",
+                    ratio,
+                    f"{ours['rss_mb']:.0f}",
+                )
             )
-        )
-        records.append({"mode": "file", "claims": claims, "tool": "x12dental", **ours})
+            records.append(
+                {"mode": "file", "claims": claims, "tool": tool, "workers": workers, **ours}
+            )
         print(f"  measured {claims:,} claims", file=sys.stderr, flush=True)
     print(table(COLUMNS, rows))
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 
 import attrs
@@ -303,28 +303,44 @@ def claim_verdicts(
     (warnings and infos never reject), and when the 999 or TA1 rejects its envelope: then
     it also names the rules behind that rejection that are not its own.
     """
-    first_env: dict[str, m.Envelope] = {}
-    for c in result.claim_results:
-        first_env.setdefault(c.claim_id, c.envelope)
-    # per rejected envelope: its rules, each with how many findings fired it
-    by_scope: dict[Scope, dict[str, int]] = {}
-    by_claim: dict[tuple[Scope, str], list[tuple[Finding, Scope | None]]] = {}
-    for f in result.findings:
-        claim_env = first_env.get(f.claim_id) if f.claim_id is not None else None
-        scope = _scope(f, claim_env) if rejects_envelope(f, include_snip_3_7) else None
-        if scope is not None:
-            counts = by_scope.setdefault(scope, {})
-            counts[f.rule] = counts.get(f.rule, 0) + 1
-        if f.severity is Severity.ERROR and claim_env is not None and f.claim_id is not None:
-            loc = f.location
-            env = claim_env if loc.transaction_control is None else loc
-            key = (env.interchange_control, env.group_control, env.transaction_control)
-            by_claim.setdefault((key, f.claim_id), []).append((f, scope))
-    verdicts = []
-    for claim in result.claim_results:
+    judge = _Judge(result, include_snip_3_7)
+    return tuple(judge.verdict(claim) for claim in result.claim_results)
+
+
+class _Judge:
+    """What the findings say of each claim, read once from the findings; claims judged one
+    at a time (a file's claims need not all be in memory at once)."""
+
+    def __init__(self, result: FileResult, include_snip_3_7: bool) -> None:
+        # The first envelope of each CLM01 that findings name (only those are asked for).
+        named = {f.claim_id for f in result.findings if f.claim_id is not None}
+        first_env: dict[str, m.Envelope] = {}
+        if named:
+            for c in result.claim_results:
+                if c.claim_id in named:
+                    first_env.setdefault(c.claim_id, c.envelope)
+        # per rejected envelope: its rules, each with how many findings fired it
+        by_scope: dict[Scope, dict[str, int]] = {}
+        by_claim: dict[tuple[Scope, str], list[tuple[Finding, Scope | None]]] = {}
+        for f in result.findings:
+            claim_env = first_env.get(f.claim_id) if f.claim_id is not None else None
+            scope = _scope(f, claim_env) if rejects_envelope(f, include_snip_3_7) else None
+            if scope is not None:
+                counts = by_scope.setdefault(scope, {})
+                counts[f.rule] = counts.get(f.rule, 0) + 1
+            if f.severity is Severity.ERROR and claim_env is not None and f.claim_id is not None:
+                loc = f.location
+                env = claim_env if loc.transaction_control is None else loc
+                key = (env.interchange_control, env.group_control, env.transaction_control)
+                by_claim.setdefault((key, f.claim_id), []).append((f, scope))
+        self.by_scope = by_scope
+        self.by_claim = by_claim
+
+    def verdict(self, claim: ClaimResult) -> ClaimVerdict:
+        by_scope = self.by_scope
         env = claim.envelope
         key = (env.interchange_control, env.group_control, env.transaction_control)
-        own = by_claim.get((key, claim.claim_id), [])
+        own = self.by_claim.get((key, claim.claim_id), [])
         mine: dict[tuple[Scope, str], int] = {}
         for f, scope in own:
             if scope is not None:
@@ -344,10 +360,7 @@ def claim_verdicts(
         findings = [f for f, _ in own]
         rejected = bool(scopes)
         reasons.extend(_claim_reasons(findings, rejected))
-        verdicts.append(
-            ClaimVerdict(claim, tuple(reasons), _line_verdicts(claim, findings, rejected))
-        )
-    return tuple(verdicts)
+        return ClaimVerdict(claim, tuple(reasons), _line_verdicts(claim, findings, rejected))
 
 
 def _claim_reasons(findings: Sequence[Finding], envelope_rejected: bool) -> list[Reason]:
@@ -489,31 +502,45 @@ class _Batch:
     verdicts: tuple[ClaimVerdict, ...]
 
 
-def _batches(result: FileResult, verdicts: Sequence[ClaimVerdict]) -> list[_Batch]:
+@attrs.frozen
+class _Run:
+    """The claims [start, stop) of the file's claim results that one 277 answers."""
+
+    envelope: m.Envelope
+    transaction: m.Transaction | None
+    start: int
+    stop: int
+
+
+def _runs(result: FileResult) -> list[_Run]:
     """Claims split by transaction set, in file order (a new ST restarts positions at 1)."""
-    runs: list[list[ClaimVerdict]] = []
-    for v in verdicts:
-        prev = runs[-1][-1].claim if runs else None
+    bounds: list[tuple[m.Envelope, int, int]] = []
+    prev: ClaimResult | None = None
+    start = 0
+    for i, claim in enumerate(result.claim_results):
         if (
-            prev is None
-            or prev.envelope != v.claim.envelope
-            or (v.claim.where.position or 0) <= (prev.where.position or 0)
+            prev is not None
+            and prev.envelope == claim.envelope
+            and (claim.where.position or 0) > (prev.where.position or 0)
         ):
-            runs.append([v])
-        else:
-            runs[-1].append(v)
+            prev = claim
+            continue
+        if prev is not None:
+            bounds.append((prev.envelope, start, i))
+        prev, start = claim, i
+    if prev is not None:
+        bounds.append((prev.envelope, start, len(result.claim_results)))
     transactions: dict[m.Envelope, list[m.Transaction]] = {}
     for tx in result.transaction_list:
         transactions.setdefault(tx.envelope, []).append(tx)
     seen: dict[m.Envelope, int] = {}
     out = []
-    for run in runs:
-        env = run[0].claim.envelope
+    for env, first, stop in bounds:
         matching = transactions.get(env, [])
         index = seen.get(env, 0)
         seen[env] = index + 1
         found = matching[min(index, len(matching) - 1)] if matching else None
-        out.append(_Batch(env, found, tuple(run)))
+        out.append(_Run(env, found, first, stop))
     return out
 
 
@@ -530,36 +557,54 @@ def write_277ca(result: FileResult, *, include_snip_3_7: bool = False) -> str | 
     `include_snip_3_7` must be what the 999 was written with (a rule pack's
     `snip_3_7_in_999`): then a rule error rejects the claim's whole transaction set here too.
     """
+    chunks = iter_277ca(result, include_snip_3_7=include_snip_3_7)
+    return None if chunks is None else "".join(chunks)
+
+
+def iter_277ca(result: FileResult, *, include_snip_3_7: bool = False) -> Iterator[str] | None:
+    """write_277ca's text in pieces (a transaction set at a time), for writing to a file:
+    a 200,000-claim file's 277CA need not be in memory at once. None: no 277CA is due."""
     if not result.claim_results:
         return None
-    batches = _batches(result, claim_verdicts(result, include_snip_3_7=include_snip_3_7))
-    interchanges: dict[str | None, dict[str | None, list[_Batch]]] = {}
-    for batch in batches:
-        env = batch.envelope
+    return _chunks(result, include_snip_3_7)
+
+
+def _chunks(result: FileResult, include_snip_3_7: bool) -> Iterator[str]:
+    judge = _Judge(result, include_snip_3_7)
+    interchanges: dict[str | None, dict[str | None, list[_Run]]] = {}
+    for run in _runs(result):
+        env = run.envelope
         groups = interchanges.setdefault(env.interchange_control, {})
-        groups.setdefault(env.group_control, []).append(batch)
+        groups.setdefault(env.group_control, []).append(run)
     inbound: dict[str | None, m.Interchange] = {}
     for i in result.interchange_list:
         inbound.setdefault(i.control, i)
     known: dict[tuple[str | None, str], m.FunctionalGroup] = {}
     for g in result.groups:
         known.setdefault((g.interchange_control, g.control), g)
-    return "".join(
-        _write_interchange(inbound.get(control) or _placeholder_interchange(control), groups, known)
-        for control, groups in interchanges.items()
-    )
+    claims = result.claim_results
+
+    def batch(run: _Run) -> _Batch:
+        verdicts = tuple(judge.verdict(claims[i]) for i in range(run.start, run.stop))
+        return _Batch(run.envelope, run.transaction, verdicts)
+
+    for control, groups in interchanges.items():
+        yield from _write_interchange(
+            inbound.get(control) or _placeholder_interchange(control), groups, known, batch
+        )
 
 
 def _write_interchange(
     inbound: m.Interchange,
-    groups: dict[str | None, list[_Batch]],
+    groups: dict[str | None, list[_Run]],
     known: dict[tuple[str | None, str], m.FunctionalGroup],
-) -> str:
+    batch_of: Callable[[_Run], _Batch],
+) -> Iterator[str]:
     envelope = ReplyEnvelope(KIND, inbound)
     w = SegmentWriter.like(inbound)
     clean = _Text(w)
     envelope.isa(w)
-    for group_control, batches in groups.items():
+    for group_control, runs in groups.items():
         group = known.get((inbound.control, group_control or ""))
         day = (
             _valid_date(group.date if group else None)
@@ -579,11 +624,13 @@ def _write_interchange(
             "X",
             VERSION,
         )
-        for number, batch in enumerate(batches, 1):
-            _Transaction277(w, clean, inbound, batch, f"{number:04d}", day, clock).write()
-        w.seg("GE", str(len(batches)), gs_control)
+        for number, run in enumerate(runs, 1):
+            _Transaction277(w, clean, inbound, batch_of(run), f"{number:04d}", day, clock).write()
+            yield w.text()  # a transaction set at a time (no segment count spans two)
+            w.segments.clear()
+        w.seg("GE", str(len(runs)), gs_control)
     envelope.iea(w, len(groups))
-    return w.text()
+    yield w.text()
 
 
 @attrs.define

@@ -45,7 +45,7 @@ from x12dental import model as m
 from x12dental.ack_envelope import ReplyEnvelope, SegmentWriter, century_date, owner
 from x12dental.findings import Finding, Severity
 from x12dental.mapfolder import DENTAL_MAP_FILE, DENTAL_VERSIONS
-from x12dental.pipeline import FileResult
+from x12dental.pipeline import ClaimResult, FileResult
 from x12dental.resources import data_dir
 
 VERSION = "005010X231A1"
@@ -210,6 +210,22 @@ def _reported(f: Finding, include_snip_3_7: bool) -> bool:
     return f.snip <= 2 or include_snip_3_7
 
 
+def _first_claims(result: FileResult, include_snip_3_7: bool) -> dict[str, ClaimResult]:
+    """The first claim of each CLM01 a reported finding may be placed by (not every claim:
+    a file's claim results may be too many to index in memory)."""
+    wanted = {
+        f.claim_id
+        for f in result.findings
+        if f.claim_id is not None and f.ack is None and _reported(f, include_snip_3_7)
+    }
+    claims: dict[str, ClaimResult] = {}
+    if wanted:
+        for c in result.claim_results:
+            if c.claim_id in wanted and c.claim_id not in claims:
+                claims[c.claim_id] = c
+    return claims
+
+
 def _acknowledge(
     result: FileResult, layout: _Layout, include_snip_3_7: bool
 ) -> dict[int, _GroupAck]:
@@ -233,7 +249,7 @@ def _acknowledge(
     set_ack = {
         t: acks[g].sets[layout.sets_of[g].index(t)] for g in acks for t in layout.sets_of.get(g, [])
     }
-    claims = {c.claim_id: c for c in reversed(result.claim_results)}
+    claims = _first_claims(result, include_snip_3_7)
     for f in result.findings:
         if not _reported(f, include_snip_3_7):
             continue

@@ -7,9 +7,10 @@ a rule pack asks for SNIP 3-7 errors in the 999.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
-from x12dental.ack277 import write_277ca
+from x12dental.ack277 import iter_277ca, write_277ca
 from x12dental.ack999 import write_999
 from x12dental.engine import Settings
 from x12dental.pipeline import FileResult
@@ -42,17 +43,40 @@ def ack_stem(path: str, taken: set[str]) -> str:
     return candidate
 
 
+def write_acks(
+    result: FileResult, folder: Path, stem: str, settings: Settings | None = None
+) -> list[Path]:
+    """Write STEM.999 / STEM.ta1 / STEM.277ca for one input; return the paths written.
+
+    The same files as `acknowledgments()` gives, but the 277CA (one entry per claim, the
+    big one) goes to its file a transaction set at a time instead of whole in memory."""
+    strict = bool((settings or Settings()).param("snip_3_7_in_999", False))
+    written: list[Path] = []
+    for ext, text in (
+        ("999", write_999(result, include_snip_3_7=strict)),
+        ("ta1", write_ta1(result)),
+    ):
+        if text is not None:
+            path = folder / f"{stem}.{ext}"
+            path.write_text(text, encoding="latin-1", errors="replace")
+            written.append(path)
+    chunks = iter_277ca(result, include_snip_3_7=strict)
+    if chunks is not None:
+        path = folder / f"{stem}.277ca"
+        with path.open("w", encoding="latin-1", errors="replace") as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        written.append(path)
+    return written
+
+
 def write_ack_dir(
-    results: list[FileResult], folder: Path, settings: Settings | None = None
+    results: Iterable[FileResult], folder: Path, settings: Settings | None = None
 ) -> list[Path]:
     """Write NAME.999 / NAME.ta1 / NAME.277ca for each input; return the paths written."""
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     taken: set[str] = set()
     for result in results:
-        stem = ack_stem(result.path, taken)
-        for ext, text in acknowledgments(result, settings).items():
-            path = folder / f"{stem}.{ext}"
-            path.write_text(text, encoding="latin-1", errors="replace")
-            written.append(path)
+        written += write_acks(result, folder, ack_stem(result.path, taken), settings)
     return written

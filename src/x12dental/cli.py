@@ -177,7 +177,7 @@ def _stream_json(
     options: Options,
 ) -> int:
     """JSON is written file by file: only one FileResult is held at a time."""
-    from x12dental.acks import ack_stem, acknowledgments
+    from x12dental.acks import ack_stem, write_acks
 
     ack_dir = Path(args.ack_dir) if args.ack_dir else None
     if ack_dir is not None:
@@ -204,10 +204,7 @@ def _stream_json(
             if ack_dir is not None:
                 stem = ack_stem(result.path, taken)
                 try:
-                    for ext, text in acknowledgments(result, options.settings).items():
-                        (ack_dir / f"{stem}.{ext}").write_text(
-                            text, encoding="latin-1", errors="replace"
-                        )
+                    write_acks(result, ack_dir, stem, options.settings)
                 except OSError as exc:
                     return _ack_error(args, exc)
             status = max(status, Report((result,)).exit_status(args.fail_on))

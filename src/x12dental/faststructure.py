@@ -21,10 +21,12 @@ from pyx12.map_if._segment import apply_segment_errors
 
 from x12dental import mapcompile
 from x12dental.mapcompile import Elem, Node, Tables
+from x12dental.segpattern import compile_segment
 from x12dental.structure import ContextFn, FindingSink, StructuralChecker
 from x12dental.tokenizer import Token
 
-_ENVELOPE = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})
+_ENVELOPE = mapcompile.ENVELOPE
+_COUNTED = frozenset({"HL", "CLM", "LX"})  # segments X12Reader counts or checks on reading
 _NUM = re.compile(r"-?[0-9]+")
 _REAL = re.compile(r"-?[0-9]*(\.[0-9]+)?")
 _DATE_FORMATS = frozenset({"RD8", "D8", "D6", "DT", "TM"})
@@ -49,6 +51,28 @@ def _value(el: list[str], idx: int, sub: int | None, subterm: str) -> str | None
     return parts[sub - 1] if sub <= len(parts) else None
 
 
+# A recorded walk of the usual shape: counter keys of the mandatory segments and loops it
+# passed (each must have been seen), then the segment matched, and the loop it opens or None.
+FastStep = tuple[tuple[int, ...], Node, Node | None]
+
+
+def _fast_form(trace: list[tuple[int, Any]]) -> FastStep | None:
+    """A trace of missing-checks, then one matched segment or entered loop, then its result."""
+    if len(trace) < 2 or trace[-1][0] != _RESULT:
+        return None
+    miss: list[int] = []
+    for op, arg in trace[:-2]:
+        if op != _MISS:
+            return None
+        miss.append(arg[0].key)
+    op, arg = trace[-2]
+    if op == _SEG and arg.usage != "N":
+        return tuple(miss), arg, None
+    if op == _LOOP and arg[0].usage != "N":
+        return tuple(miss), arg[1], arg[0]
+    return None
+
+
 class FastWalker:
     """pyx12's walk_tree over compiled nodes: same matching, counting and missing-segment errors."""
 
@@ -63,6 +87,8 @@ class FastWalker:
         self.seg_count = 0
         self.trace: list[tuple[int, Any]] = []
         self.traces: dict[object, list[tuple[int, Any]]] = {}
+        # Traces of the usual shape (see _fast_form), by the same keys as `traces`.
+        self.fast: dict[object, FastStep] = {}
 
     # counters ---------------------------------------------------------------
     def _reset(self, key: int) -> None:
@@ -89,25 +115,69 @@ class FastWalker:
         return _value(self.el, q[0], q[1], self.subterm) in seg.qual_codes
 
     # the walk ---------------------------------------------------------------
+    def key(self, orig: Node, seg_id: str, el: list[str], subterm: str) -> object:
+        """Which way the walk goes depends on where it starts, the segment's id and its
+        qualifiers only, never on the counters: walks are recorded and replayed by this key."""
+        quals = self.t.qual_pos.get(seg_id, ())
+        if quals == _Q01:
+            # a string key: no tuple for the collector to track on every segment
+            return f"{orig.uid}|{seg_id}|{el[1]}" if len(el) > 1 else (orig, seg_id)
+        if not quals:
+            return f"{orig.uid}|{seg_id}"
+        return (orig, seg_id, subterm, *(_value(el, q[0], q[1], subterm) for q in quals))
+
+    def quick(self, key: object) -> Node | None:
+        """The usual case, or None: the mandatory segments passed on the way are there and
+        the segment (or the loop it opens) is within its repeat count, so there is nothing
+        to report; the counters move as the full walk would move them."""
+        fast = self.fast.get(key)
+        if fast is None:
+            return None
+        counts = self.counts
+        miss, child, loop = fast
+        for k in miss:
+            if k not in counts:
+                return None
+        k = child.key
+        if loop is None:
+            count = counts.get(k, 0) + 1
+            if count > child.max_repeat:
+                return None
+            counts[k] = count
+            return child
+        lk = loop.key
+        count = counts.get(lk, 0) + 1
+        if count > loop.max_repeat:
+            return None
+        for below in self.t.reset_keys(lk).intersection(counts):
+            del counts[below]
+        counts[lk] = count
+        counts[k] = counts.get(k, 0) + 1
+        return child
+
     def walk(
-        self, orig: Node, seg_id: str, el: list[str], subterm: str, seg_count: int
+        self,
+        orig: Node,
+        seg_id: str,
+        el: list[str],
+        subterm: str,
+        seg_count: int,
+        key: object = None,
     ) -> tuple[Node | None, list[WalkError]]:
+        if self.missing:
+            self.missing = []
+        pending = self.pending
+        if pending:
+            pending.clear()  # the caller has used the last walk's errors
+        if key is None:
+            key = self.key(orig, seg_id, el, subterm)
+            child = self.quick(key)
+            if child is not None:
+                return child, pending
         self.seg_id = seg_id
         self.el = el
         self.subterm = subterm
         self.seg_count = seg_count
-        if self.missing:
-            self.missing = []
-        self.pending.clear()  # the caller has used the last walk's errors
-        # Which way the walk goes depends on the segment's id and qualifiers only, never
-        # on the counters: record its steps once, then replay them (counters, errors).
-        quals = self.t.qual_pos.get(seg_id, ())
-        key: object
-        if quals == _Q01:
-            # a string key: no tuple for the collector to track on every segment
-            key = f"{orig.uid}|{seg_id}|{el[1]}" if len(el) > 1 else (orig, seg_id)
-        else:
-            key = (orig, seg_id, subterm, *(_value(el, q[0], q[1], subterm) for q in quals))
         trace = self.traces.get(key)
         if trace is None:
             self.trace = []
@@ -116,6 +186,9 @@ class FastWalker:
             trace.append((_RESULT, found))
             if len(self.traces) < _MAX_TRACES:
                 self.traces[key] = trace
+                fast = _fast_form(trace)
+                if fast is not None:
+                    self.fast[key] = fast
             return found, self.pending
         return self._replay(orig, trace), self.pending
 
@@ -333,10 +406,50 @@ def segment_clean(
     key = text + subterm  # the same text splits otherwise with another component separator
     got = seen.get(key)
     if got is None:
-        got = _segment_clean(node, el, subterm, bad, ext)
+        got = _pattern_clean(node, text, el, subterm, bad, ext) or _segment_clean(
+            node, el, subterm, bad, ext
+        )
         if len(seen) < _MAX_SEEN:
             seen[key] = got
     return got
+
+
+def _allowed_chars(bad: re.Pattern[str]) -> str:
+    got = _ALLOWED.get(bad.pattern)
+    if got is None:
+        got = _ALLOWED[bad.pattern] = "".join(
+            c for c in map(chr, range(32, 256)) if bad.search(c) is None
+        )
+    return got
+
+
+_ALLOWED: dict[str, str] = {}
+
+
+def _pattern_clean(
+    node: Node, text: str, el: list[str], subterm: str, bad: re.Pattern[str], ext: Any
+) -> bool:
+    """The one-regex check of segpattern, then what it leaves to Python; False = not sure."""
+    ele = text[len(node.xid)] if len(text) > len(node.xid) else ""
+    if not ele:
+        return False
+    sp = node.patterns.get((ele, subterm))
+    if sp is None:
+        sp = node.patterns[(ele, subterm)] = compile_segment(
+            node, _allowed_chars(bad), ele, subterm
+        )
+    if sp.regex is None or sp.regex.fullmatch(text) is None:
+        return False
+    for i, j, spec in sp.post:
+        if i >= len(el):
+            continue
+        v = el[i]
+        if j is not None:
+            parts = v.split(subterm)
+            v = parts[j] if j < len(parts) else ""
+        if v and not _cached_clean(spec, v, bad, ext):
+            return False
+    return _tail_clean(node, el, len(el) - 1, subterm)
 
 
 def _cached_clean(s: Elem, v: str, bad: re.Pattern[str], ext: Any) -> bool:
@@ -389,6 +502,11 @@ def _segment_clean(node: Node, el: list[str], subterm: str, bad: re.Pattern[str]
     for i in range(n, len(specs)):
         if specs[i].usage == "R":
             return False
+    return _tail_clean(node, el, n, subterm)
+
+
+def _tail_clean(node: Node, el: list[str], n: int, subterm: str) -> bool:
+    """The checks that span elements: DTP's date against its format, syntax rules."""
     if (
         node.xid == "DTP"
         and n >= 3
@@ -452,11 +570,11 @@ class FastStructuralChecker(StructuralChecker):
         text = tok.text
         if (
             self._skip
-            or self._node is None
-            or seg_id in _ENVELOPE
-            or seg_id not in self._tables.seg_ids
-            or text.rstrip(ele_term) == seg_id
+            or seg_id not in self._tables.plain_ids
             or self._cnode_of is not self._node
+            or self._node is None
+            or len(text) <= len(seg_id) + 1
+            or (text[-1] == ele_term and text.rstrip(ele_term) == seg_id)
         ):
             super().feed(tok)
             return
@@ -474,12 +592,19 @@ class FastStructuralChecker(StructuralChecker):
                 "SEG1", "Segment contains trailing element terminators", None, r.cur_line + 1
             )
         el = text.split(ele_term)
-        self._read(seg_id, el)
+        if seg_id in _COUNTED:
+            self._read(seg_id, el)
+        else:
+            r.seg_count += 1
+            r.cur_line += 1
         subterm = r.subele_term
         start = self._cnode
         assert start is not None
-        cn, walk_errors = self._fast_walker.walk(start, seg_id, el, subterm, r.seg_count)
-        if walk_errors:
+        walker = self._fast_walker
+        key = walker.key(start, seg_id, el, subterm)
+        cn = walker.quick(key)
+        if cn is None:
+            cn, walk_errors = walker.walk(start, seg_id, el, subterm, r.seg_count, key)
             for w_node, w_seg, w_count, w_code, w_text in walk_errors:
                 if w_node is not None:
                     errh._set_seg(w_seg, w_node.py, w_count)

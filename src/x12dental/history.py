@@ -135,7 +135,23 @@ class HistoryError(StoreError):
 
 def _units(value: Decimal | None) -> str:
     """SV306 as a number: "1", "1.0" and a missing SV306 (one unit) are the same."""
-    return "1" if value is None else format(value.normalize(), "f")
+    if value is None:
+        return "1"
+    if not value or not value.is_finite():
+        return format(value.normalize(), "f")  # 0 and -0 are equal keys but print apart
+    known = _UNITS.get(value)
+    if known is None:
+        known = format(value.normalize(), "f")
+        if len(_UNITS) >= 4096:
+            _UNITS.clear()
+        _UNITS[value] = known
+    return known
+
+
+# Equal non-zero Decimals normalize to the same digits: each units value is formatted once.
+_UNITS: dict[Decimal, str] = {}
+# What json.dumps(payload, separators=(",", ":"), ensure_ascii=True) builds on every call.
+_CONTENT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
 def _day(value: dt.date | None) -> str:
@@ -156,18 +172,23 @@ def claim_content_hash(claim: m.Claim, patient: str | None = None) -> str:
     use this function, so what is flagged and what is stored agree.
     """
     key = patient if patient is not None else patient_key(claim)
-    lines = sorted(
-        [
-            line.procedure,
-            _units(line.units),
-            "/".join(sorted(line.areas)),
-            ",".join(sorted(f"{t.number}:{''.join(sorted(t.surfaces))}" for t in line.teeth)),
-            _day(line_date(line, claim)),
-        ]
-        for line in claim.lines
-    )
+    lines = []
+    for line in claim.lines:
+        areas, teeth = line.areas, line.teeth
+        lines.append(
+            [
+                line.procedure,
+                _units(line.units),
+                "/".join(sorted(areas)) if areas else "",
+                ",".join(sorted([t.number + ":" + "".join(sorted(t.surfaces)) for t in teeth]))
+                if teeth
+                else "",
+                _day(line_date(line, claim)),
+            ]
+        )
+    lines.sort()
     payload = [_CONTENT_VERSION, key, claim.frequency, claim.predetermination, lines]
-    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
+    text = _CONTENT_ENCODER.encode(payload)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

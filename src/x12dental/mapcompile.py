@@ -25,6 +25,7 @@ from pyx12.map_if._composite import composite_if
 from pyx12.map_if._segment import segment_if
 
 MAXINT = 2147483647
+ENVELOPE = frozenset({"ISA", "IEA", "GS", "GE", "ST", "SE"})
 _PARAM = pyx12.params.params()
 CHARSET = str(_PARAM.get("charset") or "B")
 
@@ -109,6 +110,7 @@ class Node:
         "name",
         "parent_loop",
         "path",
+        "patterns",
         "pos",
         "py",
         "qual",
@@ -144,6 +146,8 @@ class Node:
         self.elems: tuple[Elem, ...] = ()
         self.syntax: list[tuple[str, tuple[int, ...]]] = []
         self.seen: dict[str, bool] = {}  # segment text -> clean, filled by the checker
+        # (element separator, component separator) -> segpattern.SegmentPattern
+        self.patterns: dict[tuple[str, str], Any] = {}
         self.special = False  # DTP/1251 handling or ISA-style parsing: always ask pyx12
 
 
@@ -156,6 +160,7 @@ class Tables:
         self.by_py: dict[int, Node] = {}
         self.maps: dict[str, Any] = {}
         self.seg_ids: set[str] = set()
+        self.plain_ids: set[str] = set()  # seg_ids but the envelope's
         # Where each segment id carries the qualifier that tells its map nodes apart.
         self.qual_pos: dict[str, tuple[tuple[int, int | None], ...]] = {}
         self._reset: dict[int, frozenset[int]] = {}
@@ -208,6 +213,8 @@ class Tables:
                 self.qual_pos[node.xid] = (*self.qual_pos.get(node.xid, ()), node.qual)
             if pyx12.segment.rec_seg_id.search(node.xid) is not None:
                 self.seg_ids.add(node.xid)
+                if node.xid not in ENVELOPE:
+                    self.plain_ids.add(node.xid)
             return node
         for ordinal in sorted(py.pos_map):
             kids = [
@@ -232,7 +239,7 @@ class Tables:
         node.elems = tuple(Elem(c) for c in py.children)
         for syn in py.syntax:
             node.syntax.append((str(syn[0]), tuple(int(s) for s in syn[1:])))
-        if py.id in ("ISA", "IEA", "GS", "GE", "ST", "SE"):
+        if py.id in ENVELOPE:
             node.special = True
         # pyx12 checks a date element (1251) against the formats its segment's
         # qualifier element (1250) allows: all of them, whatever the qualifier says.

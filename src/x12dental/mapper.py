@@ -73,6 +73,10 @@ def make_date(qualifier: str, fmt: str, raw: str, where: m.Where) -> m.DateValue
 
 
 _ENVELOPE_IDS = frozenset(("ISA", "GS", "GE", "IEA"))
+_POSITION_IDS = _ENVELOPE_IDS | {"ST"}  # segments that set the position from ST, not count on
+# m.Where is a NamedTuple: tuple.__new__ makes one without the Python-level __new__ call.
+_Where = m.Where
+_where: Callable[[type[m.Where], tuple[str, int | None, int | None]], m.Where] = tuple.__new__
 # Handlers read elements by index: lists are padded with "" up to this many elements
 # (X12 drops trailing empty elements; the highest element read is CLM20).
 _PADDED = 20
@@ -410,12 +414,12 @@ class ModelBuilder:
     def feed(self, tok: Token) -> None:
         seg = tok.seg_id
         position = self.position
-        if seg == "ST":
+        if position is not None and seg not in _POSITION_IDS:
+            position += 1  # the usual case first: a segment inside a transaction set
+        elif seg == "ST":
             position = 1
         elif seg in _ENVELOPE_IDS:
             position = None
-        elif position is not None:
-            position += 1
         self.position = position
         delimiters = tok.delimiters
         self._current_delimiters = delimiters
@@ -426,7 +430,7 @@ class ModelBuilder:
             del el[0]
             if len(el) < _PADDED:
                 el += _PAD[len(el)]
-            handler(self, el, m.Where(seg, position, tok.line), delimiters.component)
+            handler(self, el, _where(_Where, (seg, position, tok.line)), delimiters.component)
 
     # envelope
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 from x12dental import model as m
 from x12dental.codesets import ALL_TEETH, PERMANENT_TEETH
+
+K = TypeVar("K")
 
 
 def claim_narrative(claim: m.Claim) -> str:
@@ -27,6 +30,17 @@ def _term_pattern(term: str) -> re.Pattern[str]:
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
+_WORDS: dict[str, tuple[str, ...]] = {}
+
+
+def _may_occur(term: str, upper: str) -> bool:
+    """A cheap necessary condition for `term`'s pattern to match `upper`: each of its words
+    is in the text as a substring. Most narratives name few of the many terms a rule asks
+    about; a substring test rules out the rest without running their regexes."""
+    words = _WORDS.get(term)
+    if words is None:
+        words = _WORDS[term] = tuple(term.upper().split())
+    return all(word in upper for word in words)
 
 
 def find_terms(text: str, terms: Iterable[str]) -> list[str]:
@@ -34,6 +48,8 @@ def find_terms(text: str, terms: Iterable[str]) -> list[str]:
     upper = text.upper()
     found = []
     for term in terms:
+        if not _may_occur(term, upper):
+            continue
         pattern = _PATTERNS.get(term)
         if pattern is None:
             pattern = _PATTERNS[term] = _term_pattern(term)
@@ -145,12 +161,35 @@ def _date_of(match: re.Match[str]) -> dt.date | None:
         return None
 
 
+def _remembered(memo: dict[str, K], text: str, parse: Callable[[], K]) -> K:
+    """The parse of `text`, from `memo` when it was parsed before (bounded: cleared when full)."""
+    known = memo.get(text)
+    if known is None:
+        known = parse()
+        if len(memo) >= _MEMO_LIMIT:
+            memo.clear()
+        memo[text] = known
+    return known
+
+
 def find_date_spans(text: str) -> list[tuple[int, int, dt.date]]:
     """Every date in `text` as (start, end, date), in text order; overlaps go to the leftmost.
 
     Positions index `text.upper()` (the same as `text` unless it holds the rare characters
     whose upper case is longer, such as "ß").
     """
+    spans: tuple[tuple[int, int, dt.date], ...] = _remembered(
+        _SPANS, text, lambda: tuple(_date_spans(text))
+    )
+    return list(spans)
+
+
+# Several rules read the dates and teeth of the same narrative: each text is parsed once.
+_SPANS: dict[str, tuple[tuple[int, int, dt.date], ...]] = {}
+_TEETH: dict[str, frozenset[str]] = {}
+
+
+def _date_spans(text: str) -> list[tuple[int, int, dt.date]]:
     upper = text.upper()
     candidates: list[tuple[int, int, dt.date]] = []
     for pattern in _DATE_PATTERNS:
@@ -226,6 +265,11 @@ def _mask_dates(upper: str) -> str:
 
 def find_teeth(text: str) -> set[str]:
     """The JP tooth numbers a narrative names (see the forms above)."""
+    teeth: frozenset[str] = _remembered(_TEETH, text, lambda: frozenset(_teeth(text)))
+    return set(teeth)
+
+
+def _teeth(text: str) -> set[str]:
     upper = _mask_dates(text.upper())
     found: set[str] = set()
     for pattern in (_HASH_TOOTH, _KEYWORD_TOOTH):
@@ -366,6 +410,8 @@ def _affirmed_terms(
     skip_after = {w.upper() for w in not_after}
     found = []
     for term in terms:
+        if not _may_occur(term, upper):
+            continue
         pattern = _PATTERNS.get(term)
         if pattern is None:
             pattern = _PATTERNS[term] = _term_pattern(term)

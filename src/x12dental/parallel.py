@@ -19,8 +19,10 @@ writers: one short BEGIN IMMEDIATE transaction per file). Files checked at the s
 by two workers do not see each other's claims in the cross-batch rules; files checked
 one after the other do, as in a single-process run.
 
-Splitting one large file by transaction set is not done: each file goes to one worker
-(segment positions and control numbers stay exactly as in a single-process run).
+One file and several workers: a file of a few MB or more with several transaction sets
+is split by set across the workers (x12dental.split), with this process checking the
+first part; the result is the single-process one, finding for finding. Several files:
+each file goes to one worker.
 """
 
 from __future__ import annotations
@@ -175,7 +177,8 @@ def _init_worker(plan: Plan) -> None:
 
 def _work(job: Job) -> FileResult:
     assert _WORKER_OPTIONS is not None, "worker not initialised"
-    return check_job(job, _WORKER_OPTIONS)
+    # Spooled findings and claim results travel by file path: the parent takes the files over.
+    return check_job(job, _WORKER_OPTIONS).handover()
 
 
 # ---- the caller's side ----------------------------------------------------------------------
@@ -199,6 +202,17 @@ def check_many(
     thread); `on_bytes(n)` as bytes are read, only when checking in this process.
     """
     n = workers if workers is not None and workers >= 1 else default_workers()
+    if n > 1 and len(jobs) == 1:
+        # One file and several workers: split it by transaction set when it pays.
+        from x12dental.split import check_split
+
+        options = plan.options(history)
+        result = check_split(jobs[0], plan, n, options=options, on_bytes=on_bytes)
+        if result is not None:
+            if on_done is not None:
+                on_done(0, result)
+            yield result
+            return
     n = min(n, len(jobs))
     if n <= 1:
         options = plan.options(history)
@@ -264,11 +278,12 @@ def _indent(text: str, pad: str) -> str:
 
 
 class JsonReportWriter:
-    """Write the `x12dental.report/1` document one file at a time.
+    """Write the `x12dental.report/1` document one file, and one finding, at a time.
 
     The output is byte for byte what `Report(files, settings).to_json()` returns for the
-    same files in the same order, but only one FileResult is held at a time: the summary
-    is added up file by file (each file's `Report.summary()`) and written at the end.
+    same files in the same order, but only one FileResult is held at a time and its
+    findings are read once, as they are written (a spooled file's findings stay on disk):
+    the summary is added up as they go by and written at the end.
     """
 
     def __init__(self, out: TextIOLike, settings: Settings | None = None) -> None:
@@ -282,13 +297,30 @@ class JsonReportWriter:
         out.write(",\n  " + json.dumps("files") + ": [")
 
     def add(self, result: FileResult) -> None:
-        from x12dental.report import Report
+        from x12dental.findings import Severity
 
-        text = json.dumps(result.to_json(), indent=2, ensure_ascii=False)
-        self._out.write(("," if self._count else "") + "\n    " + _indent(text, "    "))
+        write = self._out.write
+        head = json.dumps(result.json_fields(), indent=2, ensure_ascii=False)
+        # `head` ends with "\n}": the findings list goes in before that brace.
+        write(("," if self._count else "") + "\n    " + _indent(head[:-2], "    "))
+        write(",\n      " + json.dumps("findings") + ": ")
+        counts = dict.fromkeys(Severity, 0)
+        pad = "\n        "
+        opened = False
+        for finding in result.findings:
+            counts[finding.severity] += 1
+            text = json.dumps(finding.to_json(), indent=2, ensure_ascii=False)
+            write(("," if opened else "[") + pad + _indent(text, pad[1:]))
+            opened = True
+        write("\n      ]" if opened else "[]")
+        write("\n    }")
         self._count += 1
-        for key, value in Report((result,), self._settings).summary().items():
-            self.summary[key] = self.summary.get(key, 0) + value
+        summary = self.summary
+        summary["files"] += 1
+        summary["claims"] += result.claims
+        summary["errors"] += counts[Severity.ERROR]
+        summary["warnings"] += counts[Severity.WARNING]
+        summary["infos"] += counts[Severity.INFO]
 
     def close(self) -> None:
         self._out.write("\n  ]" if self._count else "]")

@@ -11,17 +11,21 @@ import datetime as dt
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import attrs
 
 from x12dental import model as m
-from x12dental.engine import History, RuleRunner, Settings, line_date
+from x12dental.engine import History, RuleRunner, Settings
 from x12dental.faststructure import FastStructuralChecker
 from x12dental.findings import Finding, Location, Severity
 from x12dental.mapper import ModelBuilder
+from x12dental.spool import Decoded, Spool
 from x12dental.structure import ClaimContext
 from x12dental.tokenizer import Tokenizer, UnreadableInput
+
+if TYPE_CHECKING:
+    from x12dental.split import Part
 
 STATUSES = ("accepted", "accepted_with_errors", "rejected", "unreadable")
 
@@ -47,12 +51,24 @@ class PartyName:
     entity_type: str = ""  # NM102: 1 person, 2 organization
 
 
-def _name(party: m.Party | None) -> PartyName | None:
+PartyRecord = tuple[str, str, str, str, str]  # a PartyName's fields, in order
+
+# The billing provider, payer and subscriber parties are shared by the claims of one loop:
+# their record is made once, and shared again in memory and in the spool's pickles.
+_NAMES: dict[int, tuple[m.Party, PartyRecord]] = {}
+
+
+def _party_record(party: m.Party | None) -> PartyRecord | None:
     if party is None:
         return None
-    return PartyName(
-        party.last_or_org, party.first, party.id_qualifier, party.id, party.entity_type
-    )
+    hit = _NAMES.get(id(party))
+    if hit is not None and hit[0] is party:
+        return hit[1]
+    record = (party.last_or_org, party.first, party.id_qualifier, party.id, party.entity_type)
+    if len(_NAMES) > 64:
+        _NAMES.clear()
+    _NAMES[id(party)] = (party, record)
+    return record
 
 
 @attrs.frozen(slots=True)
@@ -79,37 +95,129 @@ class ClaimResult:
     predetermination: bool = False
     lines: tuple[LineItem, ...] = ()
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as plain tuples: spooling 200,000 of these must cost little (attrs'
+        generic slotted-class state is several times slower both ways)."""
+        env, where = self.envelope, self.where
+        return (
+            _claim_result_from,
+            (
+                self.claim_id,
+                (env.interchange_control, env.group_control, env.transaction_control),
+                (where.segment_id, where.position, where.file_line),
+                self.total_charge,
+                self.service_lines,
+                self.date_from,
+                self.date_to,
+                _party_tuple(self.billing_provider),
+                _party_tuple(self.subscriber),
+                _party_tuple(self.patient),
+                _party_tuple(self.payer),
+                self.trace,
+                self.frequency,
+                self.predetermination,
+                tuple(
+                    (i.number, i.procedure, i.charge, i.units, i.control, i.date)
+                    for i in self.lines
+                ),
+            ),
+        )
 
-def claim_result(claim: m.Claim) -> ClaimResult:
-    days = [line_date(ln, claim) for ln in claim.lines]
-    span = claim.date("472")
+
+def _party_tuple(party: PartyName | None) -> tuple[str, ...] | None:
+    if party is None:
+        return None
+    return (party.last_or_org, party.first, party.id_qualifier, party.id, party.entity_type)
+
+
+def _claim_result_from(
+    claim_id: str,
+    env: tuple[str | None, str | None, str | None],
+    where: tuple[str, int | None, int | None],
+    total_charge: str,
+    service_lines: int,
+    date_from: str | None,
+    date_to: str | None,
+    billing_provider: tuple[str, ...] | None,
+    subscriber: tuple[str, ...] | None,
+    patient: tuple[str, ...] | None,
+    payer: tuple[str, ...] | None,
+    trace: str | None,
+    frequency: str,
+    predetermination: bool,
+    lines: tuple[tuple[Any, ...], ...],
+) -> ClaimResult:
+    return ClaimResult(
+        claim_id,
+        m.Envelope(*env),
+        m.Where(*where),
+        total_charge,
+        service_lines,
+        date_from,
+        date_to,
+        PartyName(*billing_provider) if billing_provider is not None else None,
+        PartyName(*subscriber) if subscriber is not None else None,
+        PartyName(*patient) if patient is not None else None,
+        PartyName(*payer) if payer is not None else None,
+        trace,
+        frequency,
+        predetermination,
+        tuple(LineItem(*i) for i in lines),
+    )
+
+
+def claim_record(claim: m.Claim) -> tuple[Any, ...]:
+    """claim_result(claim) as plain tuples (what check_stream keeps: cheap to make and to
+    pickle, and no objects per line). Dates as engine.line_date gives them, inlined."""
+    claim_day = None
+    span = None
+    for d in claim.dates:
+        if d.qualifier == "472":
+            span = d
+            claim_day = d.start
+            break
+    days: list[dt.date | None] = []
+    for ln in claim.lines:
+        day = claim_day
+        for d in ln.dates:
+            if d.qualifier == "472":
+                day = d.start if d.start is not None else claim_day
+                break
+        days.append(day)
+    known = [d for d in days if d is not None]
     if span is not None:
-        days += [span.start, span.end]
-    known = sorted(d for d in days if d is not None)
+        known += [d for d in (span.start, span.end) if d is not None]
+    first = min(known).strftime("%Y%m%d") if known else None
+    last = max(known).strftime("%Y%m%d") if known else None
     items = tuple(
-        LineItem(
+        (
             ln.number,
             ln.procedure,
             ln.charge_raw,
             ln.units_raw or "1",
-            next((r.value for r in ln.references if r.qualifier == "6R"), None),
-            (line_date(ln, claim) or known[0]).strftime("%Y%m%d") if known else None,
+            _control(ln.references),
+            day.strftime("%Y%m%d") if day is not None else first,
         )
-        for ln in claim.lines
+        for ln, day in zip(claim.lines, days, strict=True)
     )
     trace = next((r.value for r in claim.references if r.qualifier == "D9"), None)
-    return ClaimResult(
+    provider = claim.billing_provider
+    subscriber = claim.subscriber
+    patient = claim.patient
+    payer = claim.payer
+    where = claim.where
+    return (
         claim.claim_id,
-        claim.envelope,
-        claim.where,
+        _envelope_record(claim.envelope),
+        (where.segment_id, where.position, where.file_line),
         claim.total_charge_raw,
         len(claim.lines),
-        known[0].strftime("%Y%m%d") if known else None,
-        known[-1].strftime("%Y%m%d") if known else None,
-        _name(claim.billing_provider.party if claim.billing_provider else None),
-        _name(claim.subscriber.party if claim.subscriber else None),
-        _name(claim.patient.party if claim.patient else None),
-        _name(claim.payer.party if claim.payer else None),
+        first,
+        last,
+        _party_record(provider.party) if provider else None,
+        _party_record(subscriber.party) if subscriber else None,
+        _party_record(patient.party) if patient else None,
+        _party_record(payer.party) if payer else None,
         trace,
         claim.frequency,
         claim.predetermination,
@@ -117,9 +225,46 @@ def claim_result(claim: m.Claim) -> ClaimResult:
     )
 
 
+_ENVELOPES: dict[m.Envelope, tuple[str | None, str | None, str | None]] = {}
+
+
+def _envelope_record(env: m.Envelope) -> tuple[str | None, str | None, str | None]:
+    record = _ENVELOPES.get(env)
+    if record is None:
+        if len(_ENVELOPES) > 64:
+            _ENVELOPES.clear()
+        record = _ENVELOPES[env] = (
+            env.interchange_control,
+            env.group_control,
+            env.transaction_control,
+        )
+    return record
+
+
+def claim_result(claim: m.Claim) -> ClaimResult:
+    """The 277CA's view of a claim."""
+    return claim_result_of(claim_record(claim))
+
+
+def claim_result_of(record: tuple[Any, ...]) -> ClaimResult:
+    """The ClaimResult a claim_record() stands for."""
+    return _claim_result_from(*record)
+
+
+def _control(references: Sequence[m.Reference]) -> str | None:
+    for r in references:
+        if r.qualifier == "6R":
+            return r.value
+    return None
+
+
 @attrs.frozen(slots=True)
 class FileResult:
-    """The verdict on one input: counts, findings in file order, and a status."""
+    """The verdict on one input: counts, findings in file order, and a status.
+
+    `findings` and `claim_results` grow with the file: check_stream gives Spools (a bounded
+    part in memory, the rest in a private temporary file), any sequence will do.
+    """
 
     path: str
     status: str
@@ -127,16 +272,34 @@ class FileResult:
     transactions: int
     claims: int
     service_lines: int
-    findings: tuple[Finding, ...]
-    claim_results: tuple[ClaimResult, ...] = ()
+    findings: Sequence[Finding]
+    claim_results: Sequence[ClaimResult] = ()
     interchange_list: tuple[m.Interchange, ...] = ()
     groups: tuple[m.FunctionalGroup, ...] = ()
     transaction_list: tuple[m.Transaction, ...] = ()
 
+    def handover(self) -> FileResult:
+        """Let the next pickle carry spool files by path (ownership moves to the receiver).
+
+        For a process pool on this machine: the parent reads the worker's temporary files
+        instead of receiving (and holding) every finding and claim result at once.
+        """
+        for seq in (self.findings, self.claim_results):
+            if isinstance(seq, (Spool, Decoded)):
+                seq.handover()
+        return self
+
+    def close(self) -> None:
+        """Delete the temporary files now (they also go when the result is collected)."""
+        for seq in (self.findings, self.claim_results):
+            if isinstance(seq, (Spool, Decoded)):
+                seq.close()
+
     def count(self, severity: Severity) -> int:
         return sum(1 for f in self.findings if f.severity is severity)
 
-    def to_json(self) -> dict[str, object]:
+    def json_fields(self) -> dict[str, object]:
+        """The report's fields for this file except `findings` (which come last, streamed)."""
         return {
             "path": self.path,
             "status": self.status,
@@ -144,18 +307,23 @@ class FileResult:
             "transactions": self.transactions,
             "claims": self.claims,
             "service_lines": self.service_lines,
-            "findings": [f.to_json() for f in self.findings],
         }
+
+    def to_json(self) -> dict[str, object]:
+        out = self.json_fields()
+        out["findings"] = [f.to_json() for f in self.findings]
+        return out
 
 
 def _status(findings: Sequence[Finding]) -> str:
     """Rejected when the 999 would reject (SNIP 1-2 error); with errors when claims would be."""
-    errors = [f for f in findings if f.severity is Severity.ERROR]
-    if any(f.snip <= 2 for f in errors):
-        return "rejected"
-    if errors:
-        return "accepted_with_errors"
-    return "accepted"
+    errors = False
+    for f in findings:
+        if f.severity is Severity.ERROR:
+            if f.snip <= 2:
+                return "rejected"
+            errors = True
+    return "accepted_with_errors" if errors else "accepted"
 
 
 def unreadable(path: str, message: str, file_line: int | None = None) -> FileResult:
@@ -179,6 +347,8 @@ class Options:
     today: dt.date | None = None
     rules: bool = True
     record: bool = True  # record each checked file into `history` when it can (begin_file)
+    # Check only one part of the file (x12dental.split); None: the whole file.
+    part: Part | None = None
 
 
 def check_stream(stream: BinaryIO, path: str, options: Options | None = None) -> FileResult:
@@ -190,7 +360,8 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
         if options.rules
         else None
     )
-    raw: list[Finding] = []
+    part = options.part
+    raw: Spool[Finding] = part.findings if part is not None else Spool()
     findings = raw
     begin_file = getattr(options.history, "begin_file", None)
     recorder = (
@@ -198,7 +369,8 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
         if runner is not None and options.record and begin_file is not None
         else None
     )
-    claims: list[ClaimResult] = []
+    records: Spool[tuple[Any, ...]] = Spool()
+    claims = Decoded(records, claim_result_of)
     interchanges: list[m.Interchange] = []
     groups: list[m.FunctionalGroup] = []
     transactions: list[m.Transaction] = []
@@ -206,13 +378,17 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
     def on_claim(claim: m.Claim) -> None:
         if not structure.checking:
             return  # a claim in a group we do not check (4010, 837P...): counted, not judged
-        claims.append(claim_result(claim))
+        records.append(claim_record(claim))
         if runner is not None:
             findings.extend(runner.check_claim(claim))
             if recorder is not None:
                 recorder.add(claim, runner.ctx.patient)
+            if part is not None:
+                part.claim_checked(runner.ctx.patient)
 
     def on_transaction(tx: m.Transaction) -> None:
+        if part is not None and not part.keep:
+            return  # a set another part checks
         transactions.append(tx)
         if tx.claims == 0 and tx.set_id == "837":
             findings.append(
@@ -264,9 +440,12 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
 
     tokenizer = Tokenizer(stream, on_reading_problem)
     try:
-        for token in tokenizer:
-            builder.feed(token)
-            structure.feed(token)
+        if part is not None:
+            part.run(tokenizer, builder, structure, runner)
+        else:
+            for token in tokenizer:
+                builder.feed(token)
+                structure.feed(token)
     except UnreadableInput as exc:
         if not builder.interchanges:
             return unreadable(path, exc.message, exc.file_line)
@@ -283,10 +462,11 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
     structure.finish()
     if not builder.interchanges:
         return unreadable(path, "no interchange could be read from the file")
-    if runner is not None:
+    if runner is not None and part is None:  # a part's batch rules finish in split.merge
         findings.extend(runner.finish())
     if settings.severities:
-        findings = [f for f in (settings.apply(f) for f in raw) if f is not None]
+        findings = Spool(f for f in (settings.apply(f) for f in raw) if f is not None)
+        raw.close()
     if recorder is not None:
         recorder.commit(findings)  # one transaction: the whole file, with final statuses
     return FileResult(
@@ -296,8 +476,8 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
         transactions=builder.transactions,
         claims=builder.claims,
         service_lines=builder.service_lines,
-        findings=tuple(findings),
-        claim_results=tuple(claims),
+        findings=findings,
+        claim_results=claims,
         interchange_list=tuple(interchanges),
         groups=tuple(groups),
         transaction_list=tuple(transactions),

@@ -53,6 +53,7 @@ import attrs
 from x12dental.findings import AckCode, Finding
 from x12dental.pipeline import ClaimResult, FileResult, PartyName
 from x12dental.report import Report
+from x12dental.spool import Spool
 from x12dental.tokenizer import Delimiters, Token, Tokenizer, UnreadableInput
 
 MASK = "▒▒▒"
@@ -449,8 +450,8 @@ def redact_file(file: FileResult, source: Source | None) -> tuple[FileResult, Fi
     have = source is not None
     redacted = attrs.evolve(
         file,
-        findings=tuple(redact_finding(f, known, have) for f in file.findings),
-        claim_results=tuple(_redact_claim(c) for c in file.claim_results),
+        findings=Spool(redact_finding(f, known, have) for f in file.findings),
+        claim_results=Spool(_redact_claim(c) for c in file.claim_results),
     )
     return redacted, known
 

@@ -25,7 +25,7 @@ import pyx12.x12file
 from pyx12.map_if._segment import apply_segment_errors
 from pyx12.map_walker import apply_walk_errors, walk_tree
 
-from x12dental import messages
+from x12dental import messages, parsecache
 from x12dental.findings import AckCode, Finding, Location, Severity
 from x12dental.mapfolder import DENTAL_VERSIONS, PREFERRED_VERSION, map_folder
 from x12dental.tokenizer import Token
@@ -44,7 +44,9 @@ def _load_map(name: str, folder: str) -> Any:
     """Maps take a second or more to load; every file of the run shares one copy."""
     key = folder + "/" + name
     if key not in _MAPS:
-        _MAPS[key] = pyx12.map_if.load_map_file(name, _PARAM, folder)
+        _MAPS[key] = parsecache.load_cached(
+            folder, name, lambda: pyx12.map_if.load_map_file(name, _PARAM, folder)
+        )
     return _MAPS[key]
 
 

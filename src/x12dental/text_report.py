@@ -11,7 +11,7 @@ so the two reports never count differently.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -147,10 +147,16 @@ def person_label(party: PartyName | None, redact: bool) -> str:
     return ", ".join(p for p in (party.last_or_org, party.first) if p)
 
 
-def claim_labels(file: FileResult, redact: bool) -> dict[ClaimKey, str]:
-    """'patient DOE, JANE, billing BRIGHT SMILE DENTAL' per claim (from the unredacted file)."""
+def claim_labels(
+    file: FileResult, redact: bool, keys: Container[ClaimKey] | None = None
+) -> dict[ClaimKey, str]:
+    """'patient DOE, JANE, billing BRIGHT SMILE DENTAL' per claim (from the unredacted file).
+
+    `keys`: only these claims (those with findings), so a huge clean file costs nothing."""
     out: dict[ClaimKey, str] = {}
     for c in file.claim_results:
+        if keys is not None and claim_key(c) not in keys:
+            continue
         who = person_label(c.patient or c.subscriber, redact)
         parts = []
         if who:
@@ -207,7 +213,7 @@ def subject(f: Finding) -> str:
 
 
 def segment_texts(
-    findings: tuple[Finding, ...], source: Source | None, known: FileSecrets | None = None
+    findings: Sequence[Finding], source: Source | None, known: FileSecrets | None = None
 ) -> dict[int, str]:
     """The text of the segment each finding is about (index in `findings` -> text).
 
@@ -284,7 +290,8 @@ def render_file(
     reads the file on disk to learn the values to mask when no source is given.
     """
     tally_ = tally(file)
-    labels = claim_labels(file, redact)
+    keys = {k for k in map(claim_key_of_finding, file.findings) if k is not None}
+    labels = claim_labels(file, redact, keys)
     known: FileSecrets | None = None
     if redact:
         file, known = redact_file(file, _redaction_source(file, source))

@@ -9,7 +9,8 @@ so memory stays flat however large the file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from itertools import repeat
 from typing import BinaryIO
 
 import attrs
@@ -41,15 +42,42 @@ class Delimiters:
     segment: str
 
 
-@attrs.frozen(slots=True)
 class Token:
-    """One segment as read: text without its terminator, where it was, and how to split it."""
+    """One segment as read: text without its terminator, where it was, and how to split it.
 
-    seg_id: str
-    text: str
-    index: int
-    line: int | None
-    delimiters: Delimiters
+    A plain slotted class, not attrs: one is made per segment, and a frozen attrs
+    `__init__` (a setattr call per field) cost more than splitting the segment. Treat it
+    as immutable all the same: the structural checker and the model builder share it.
+    """
+
+    __slots__ = ("delimiters", "index", "line", "seg_id", "text")
+
+    def __init__(
+        self, seg_id: str, text: str, index: int, line: int | None, delimiters: Delimiters
+    ) -> None:
+        self.seg_id = seg_id
+        self.text = text
+        self.index = index
+        self.line = line
+        self.delimiters = delimiters
+
+    def _key(self) -> tuple[str, str, int, int | None, Delimiters]:
+        return (self.seg_id, self.text, self.index, self.line, self.delimiters)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Token:
+            return NotImplemented
+        assert isinstance(other, Token)
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Token(seg_id={self.seg_id!r}, text={self.text!r}, index={self.index!r}, "
+            f"line={self.line!r}, delimiters={self.delimiters!r})"
+        )
 
     def elements(self) -> list[str]:
         """Elements after the segment id (element 1 first)."""
@@ -57,6 +85,28 @@ class Token:
 
 
 FindingSink = Callable[[Finding], None]
+
+
+def _plain_run(joined: str, raws: list[str], term: str, lines: bool) -> int | None:
+    """Whether the segments in `joined` can be read without looking at each one's spacing.
+
+    True for the usual layouts: each terminator followed by one line break ("\\n" or
+    "\\r\\n") and no other line breaks or carriage returns, or no line breaks at all.
+    Then segment i sits on line `first + i` and no text holds a line break. Returns the
+    line breaks before the first segment (0 or 1), or None when the layout is anything
+    else (the caller then reads segment by segment).
+    """
+    newlines = joined.count("\n")
+    if not newlines:
+        return None if lines or "\r" in joined else 0
+    eol = "\r\n" if "\r" in joined else "\n"
+    after_term = joined.count(term + eol)
+    lead = 1 if joined.startswith(eol) else 0
+    if after_term != len(raws) - 1 or newlines != after_term + lead:
+        return None
+    if eol == "\r\n" and joined.count("\r") != newlines:
+        return None
+    return lead
 
 
 def _looks_binary(head: bytes) -> bool:
@@ -247,7 +297,42 @@ class Tokenizer:
             sep = delims.element
             lines = self.has_line_breaks
             newline_terminated = term == "\n"
-            for raw in buf[pos:last].split(term):
+            joined = buf[pos:last]
+            raws = joined.split(term)
+            fast = None if term in "\r\n" else _plain_run(joined, raws, term, lines)
+            if fast is not None:
+                # The usual file: every segment on its own line (or no line breaks at all).
+                texts = [raw.lstrip() for raw in raws]
+                if all(texts):
+                    ids = [text.partition(sep)[0] for text in texts]
+                    n = len(texts)
+                    if "IEA" in ids:
+                        n = ids.index("IEA") + 1
+                        after_iea = True
+                        pos += sum(map(len, raws[:n])) + n
+                        del texts[n:], ids[n:]
+                    else:
+                        pos = last + 1
+                    first = line_no + fast
+                    seg_lines: Iterable[int | None] = (
+                        range(first, first + n) if lines else repeat(None, n)
+                    )
+                    if lines:
+                        line_no = first + n - 1
+                    yield from map(
+                        Token,
+                        ids,
+                        texts,
+                        range(index + 1, index + 1 + n),
+                        seg_lines,
+                        repeat(delims),
+                    )
+                    index += n
+                    if pos > CHUNK:
+                        self._buf = self._buf[pos:]
+                        pos = 0
+                    continue
+            for raw in raws:
                 pos += len(raw) + 1
                 text = raw.lstrip()
                 if lines:

@@ -31,7 +31,7 @@ from x12dental.codesets import (
     quadrant_of,
     tooth_kind,
 )
-from x12dental.engine import Hit, RuleContext, claim_rule, line_rule
+from x12dental.engine import Hit, RuleContext, Settings, claim_rule, line_rule
 from x12dental.ruledata import RuleDataError, builtin, builtin_path, require
 
 DATA = "codes.toml"
@@ -473,12 +473,19 @@ def area_tooth_quadrant(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -
 # -- procedure codes --------------------------------------------------------------------
 
 
+def _not_cdt_shaped(code: str, settings: Settings) -> bool:
+    """The engine's prefilter: an empty or well-formed code gives `cdt_code` nothing to say
+    (asked once per code, so the rule is not called for every line of every claim)."""
+    return bool(code) and not CDT_CODE.match(code)
+
+
 @line_rule(
     "codes.cdt-code",
     snip=5,
     severity="error",
     summary="the procedure code (SV301-2) is not shaped like a CDT code (D and four digits)",
     fix="Send the CDT code as D followed by four digits (SV3*AD:D2391).",
+    prefilter=_not_cdt_shaped,
 )
 def cdt_code(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     """Dental procedures are reported with CDT codes: the letter D and four digits.

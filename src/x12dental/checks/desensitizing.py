@@ -34,6 +34,7 @@ from x12dental.engine import (
 )
 from x12dental.narrative import claim_narrative, find_affirmed_terms
 from x12dental.ruledata import RuleDataError, builtin, builtin_path, code_specs, require
+from x12dental.spool import SpillMap
 
 D9910 = "D9910"
 D9911 = "D9911"
@@ -358,11 +359,40 @@ class _Partner:
 
 @attrs.define
 class _D9911Entry:
-    claim: m.Claim
-    line: m.ServiceLine
+    claim: m.Claim  # a stub (see _stub_claim): held until the end of the run, maybe on disk
+    line: m.ServiceLine  # a stub too
     day: dt.date
     partners: list[_Partner] = attrs.field(factory=list)
     reported: set[str] = attrs.field(factory=set)
+
+
+def _stub_claim(claim: m.Claim) -> m.Claim:
+    """What a finding placed on the claim reads (id, envelope, position), nothing more.
+
+    Batch state lives as long as the run: whole claims (lines, parties, notes) would make
+    it grow several KB per claim."""
+    return attrs.evolve(
+        claim,
+        dates=(),
+        references=(),
+        notes=(),
+        attachments=(),
+        diagnoses=(),
+        tooth_status=(),
+        other_payers=(),
+        lines=(),
+        rendering=None,
+        service_facility=None,
+        billing_provider=None,
+        subscriber=None,
+        patient=None,
+        payer=None,
+    )
+
+
+def _stub_line(line: m.ServiceLine) -> m.ServiceLine:
+    """What a finding placed on the line and the D9911 rules read (number, code, teeth, where)."""
+    return attrs.evolve(line, dates=(), references=(), adjudications=(), rendering=None)
 
 
 def _partners_of(line: m.ServiceLine, claim: m.Claim, source: str) -> Iterator[_Partner]:
@@ -396,13 +426,37 @@ class _SameDay:
 
     def __init__(self, codes: frozenset[str]) -> None:
         self.codes = codes
-        self.entries: dict[str, list[_D9911Entry]] = {}
+        # patient -> D9911 entries; one patient's list is read per claim, written back
+        # (when changed) before another patient's is read.
+        # An entry is about 1.5 KB (stubs, partners): weighted, so it goes to disk sooner.
+        self.entries: SpillMap[list[_D9911Entry]] = SpillMap(weight=8)
+        self._patient: str | None = None
+        self._mine: list[_D9911Entry] = []
+        self._dirty = False
+
+    def _load(self, patient: str) -> list[_D9911Entry]:
+        if patient != self._patient:
+            self._save()
+            self._mine = self.entries.get(patient) or []
+            self._patient = patient
+        return self._mine
+
+    def _save(self) -> None:
+        """Write the patient in hand back (callers mutate `reported` after observe)."""
+        if self._dirty and self._patient is not None:
+            self.entries.put(self._patient, self._mine)
+        self._dirty = False
 
     def observe(self, claim: m.Claim, ctx: RuleContext) -> list[_D9911Entry]:
         """The D9911 entries that gained partners with this claim."""
         changed: list[_D9911Entry] = []
         mine = [(line_date(ln, claim), ln) for ln in claim.lines if ln.procedure in self.codes]
-        for entry in self.entries.get(ctx.patient, ()):
+        held = (
+            self._load(ctx.patient)
+            if mine or any(ln.procedure == D9911 for ln in claim.lines)
+            else ()
+        )
+        for entry in held:
             new = [
                 p for day, ln in mine if day == entry.day for p in _partners_of(ln, claim, "batch")
             ]
@@ -410,13 +464,16 @@ class _SameDay:
                 entry.partners.extend(new)
                 changed.append(entry)
         entries = []
+        stub: m.Claim | None = None
         for ln in claim.lines:
             if ln.procedure != D9911:
                 continue
             day = line_date(ln, claim)
             if day is None:
                 continue
-            entry = _D9911Entry(claim, ln, day)
+            if stub is None:
+                stub = _stub_claim(claim)
+            entry = _D9911Entry(stub, _stub_line(ln), day)
             entry.partners.extend(
                 p
                 for other_day, other in mine
@@ -432,10 +489,13 @@ class _SameDay:
             if entry.partners:
                 changed.append(entry)
         if entries:
-            self.entries.setdefault(ctx.patient, []).extend(entries)
+            self._mine.extend(entries)
+        if entries or changed:
+            self._dirty = True
         return changed
 
     def all_entries(self) -> Iterator[_D9911Entry]:
+        self._save()
         for entries in self.entries.values():
             yield from entries
 
@@ -813,15 +873,21 @@ def d9910_per_tooth(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> It
 
 
 class _RecallPattern:
+    """Per visit (patient and date): a recall code seen, and the first claim with D9911.
+
+    Visits are as many as claims: kept in a SpillMap (on disk past its memory budget),
+    each with only what finish() reads."""
+
     def __init__(self) -> None:
-        self.recall: set[tuple[str, dt.date]] = set()
-        # visit -> (claim order, the first claim with D9911 on that visit)
-        self.d9911: dict[tuple[str, dt.date], tuple[int, m.Claim]] = {}
+        # "patient|date" -> (recall code seen, (claim order, stub of the first D9911 claim))
+        self.visits: SpillMap[tuple[bool, tuple[int, m.Claim] | None]] = SpillMap()
+        self.recalls = 0
         self.claims = 0
 
     def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
         self.claims += 1
         recall_codes = DATA.recall_codes
+        stub: m.Claim | None = None
         for ln in claim.lines:
             code = ln.procedure
             if code != D9911 and code not in recall_codes:
@@ -829,28 +895,42 @@ class _RecallPattern:
             day = line_date(ln, claim)
             if day is None:
                 continue
-            key = (ctx.patient, day)
+            key = f"{ctx.patient}|{day.isoformat()}"
+            recall, first = self.visits.get(key) or (False, None)
             if code in recall_codes:
-                self.recall.add(key)
-            elif ln.procedure == D9911:
-                self.d9911.setdefault(key, (self.claims, claim))
+                if recall:
+                    continue
+                self.recalls += 1
+                recall = True
+            elif first is None:
+                stub = stub or _stub_claim(claim)
+                first = (self.claims, stub)
+            else:
+                continue
+            self.visits.put(key, (recall, first))
         return ()
 
     def finish(self, ctx: RuleContext) -> Iterator[Hit]:
-        visits = len(self.recall)
-        both = [self.d9911[key] for key in self.recall if key in self.d9911]
-        if not both or visits < DATA.recall_min_visits:
+        visits = self.recalls
+        if visits < DATA.recall_min_visits:
             return
-        if len(both) / visits <= DATA.recall_max_share:
+        both = 0
+        first: tuple[int, m.Claim] | None = None
+        for recall, d9911 in self.visits.values():
+            if recall and d9911 is not None:
+                both += 1
+                if first is None or d9911[0] < first[0]:
+                    first = d9911
+        if first is None or both / visits <= DATA.recall_max_share:
             return
-        _, first = min(both, key=lambda item: item[0])
+        claim = first[1]
         yield Hit(
-            f"D9911 is billed at {len(both)} of the {visits} recall visits in this batch "
-            f"({len(both) / visits:.0%}; the first is this claim): D9911 on most recall patients "
+            f"D9911 is billed at {both} of the {visits} recall visits in this batch "
+            f"({both / visits:.0%}; the first is this claim): D9911 on most recall patients "
             "is an audit flag for payers and Medicaid plans unless each patient's chart documents "
             "symptoms and exposed dentin",
-            claim=first,
-            where=first.where,
+            claim=claim,
+            where=claim.where,
         )
 
 

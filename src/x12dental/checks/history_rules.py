@@ -26,6 +26,7 @@ from x12dental.engine import (
 )
 from x12dental.history import claim_content_hash
 from x12dental.narrative import claim_narrative, find_codes, find_dates
+from x12dental.spool import SpillMap
 
 UNCOVERING = "D6011"
 WINDOW_PARAM = "duplicate_window_days"  # rule pack parameter: days an identical claim counts
@@ -48,7 +49,8 @@ class _Duplicates:
 
     def __init__(self) -> None:
         # Only what a finding quotes (CLM01, CLM file line): claims are not kept alive.
-        self.seen: dict[str, tuple[str, int | None]] = {}
+        # One entry per claim: on disk past the SpillMap's memory budget.
+        self.seen: SpillMap[tuple[str, int | None]] = SpillMap()
 
     def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
         if not claim.lines:
@@ -68,7 +70,7 @@ class _Duplicates:
                 "one and denies the other as a duplicate"
             )
             return
-        self.seen[digest] = (claim.claim_id, claim.where.file_line)
+        self.seen.put(digest, (claim.claim_id, claim.where.file_line))
         window = duplicate_window(ctx)
         if window is None:
             return

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 import attrs
 
+from x12dental import codesets, parsecache, ruledata
 from x12dental import model as m
 from x12dental.codesets import (
     ALL_TEETH,
@@ -31,6 +32,7 @@ from x12dental.codesets import (
     tooth_kind,
 )
 from x12dental.engine import Hit, Prefilter, RuleContext, Settings, line_date, line_rule
+from x12dental.mapfolder import map_folder
 from x12dental.ruledata import RuleDataError, builtin_path, code_specs, load_toml, require
 
 DATA_FILE: Final = "cdt.toml"
@@ -321,8 +323,16 @@ def _fields(values: tuple[tuple[str, Any], ...]) -> Iterator[tuple[str, Any]]:
 
 @functools.cache
 def builtin_table() -> CodeTable:
-    """The shipped `rules/cdt.toml`, loaded once per process."""
-    return load_table(builtin_path(DATA_FILE))
+    """The shipped `rules/cdt.toml`, loaded once per process (parsed once per version of the file)."""
+    path = builtin_path(DATA_FILE)
+    # The table is what this code makes of the file: a change to either parses it afresh.
+    makers = (Path(__file__), Path(ruledata.__file__), Path(codesets.__file__))
+    source = b"\0".join(
+        [Path(path).read_bytes(), str(path).encode()] + [f.read_bytes() for f in makers]
+    )
+    name = f"cdt-table-{parsecache.source_key(source)}"
+    table: CodeTable = parsecache.load_cached(str(map_folder()), name, lambda: load_table(path))
+    return table
 
 
 def facts_for(code: str) -> CodeFacts | None:

@@ -37,6 +37,25 @@ def _last_day(date: m.DateValue) -> dt.date | None:
     return date.end or date.start
 
 
+# The claim last asked about and its latest date of service: two rules ask per claim, and
+# nearly every claim is dated in the past, so that one answer lets both stop at once.
+_LATEST: list[tuple[m.Claim | None, dt.date | None]] = [(None, None)]
+
+
+def _latest_service_day(claim: m.Claim) -> dt.date | None:
+    """The last day of the claim's latest DTP*472 (claim or line), None when none is dated."""
+    held, latest = _LATEST[0]
+    if held is claim:
+        return latest
+    latest = None
+    for date, _line in _service_dates(claim):
+        day = _last_day(date)
+        if day is not None and (latest is None or day > latest):
+            latest = day
+    _LATEST[0] = (claim, latest)
+    return latest
+
+
 def _at(line: m.ServiceLine | None) -> str:
     if line is None:
         return "the claim's date of service (2300 DTP*472)"
@@ -44,6 +63,8 @@ def _at(line: m.ServiceLine | None) -> str:
 
 
 def _prior_placement(line: m.ServiceLine) -> m.DateValue | None:
+    if not line.dates:
+        return None
     for qualifier in PRIOR_PLACEMENT:
         found = line.date(qualifier)
         if found is not None:
@@ -231,6 +252,9 @@ def future_service_date(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     """
     if claim.predetermination:
         return  # its dates are wrong in themselves: situational.predetermination-with-dates
+    latest = _latest_service_day(claim)
+    if latest is None or latest <= ctx.today:
+        return
     for date, line in _service_dates(claim):
         day = _last_day(date)
         if day is not None and day > ctx.today:
@@ -264,6 +288,9 @@ def service_after_transaction(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]
     """
     created = claim.transaction_date
     if created is None or claim.predetermination:
+        return
+    latest = _latest_service_day(claim)
+    if latest is None or latest <= created:
         return
     for date, line in _service_dates(claim):
         day = _last_day(date)
@@ -333,8 +360,10 @@ def prior_placement_not_before_service(
     prosthesis being replaced.
     """
     prior = _prior_placement(line)
+    if prior is None or prior.start is None:
+        return  # the usual line: no prior placement date, nothing to compare
     service = line_date(line, claim)
-    if prior is None or prior.start is None or service is None:
+    if service is None:
         return
     if prior.start >= service:
         same = "the same day as" if prior.start == service else "after"
@@ -430,10 +459,12 @@ def rd8_range(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
 
     Instead: send `DTP*472*RD8*20260901-20260915`.
     """
-    dated: list[tuple[m.DateValue, m.ServiceLine | None]] = [(d, None) for d in claim.dates]
-    dated += [(d, line) for line in claim.lines for d in line.dates]
+    dated: list[tuple[m.DateValue, m.ServiceLine | None]] = [
+        (d, None) for d in claim.dates if d.format == "RD8"
+    ]
+    dated += [(d, line) for line in claim.lines for d in line.dates if d.format == "RD8"]
     for date, line in dated:
-        if date.format != "RD8" or date.start is None or date.end is None:
+        if date.start is None or date.end is None:
             continue
         if date.start > date.end:
             at = "the claim" if line is None else f"line {line.number} ({line.procedure})"

@@ -1,0 +1,581 @@
+"""Check one large file on several processes, split by transaction set (ST..SE).
+
+Why this works: a transaction set is checked almost on its own. What crosses set
+boundaries is (1) the envelope (ISA/GS/GE/IEA control numbers and counts, duplicate
+ST02s), (2) the cross-claim rules, which compare a claim with the same patient's
+earlier claims, and (3) the batch rules' end-of-run findings.
+
+How: every part reads (tokenizes) the whole file, so segment numbers and file lines
+are exactly those of a one-process run, but each part *owns* a contiguous range of
+sets: it maps and checks only those; of the other sets it reads just ST and SE (group
+membership, GE01 and control-number counts, the map walk in and out of the set's
+loop) and skips everything in between, keeping no finding of theirs. Segments outside any set
+(ISA, GS, GE, IEA) are checked by every part and their findings kept by part 0 only.
+Each kept finding is tagged with the index of the segment that was being read when it
+was found, so merging the parts by that index gives the one-process order.
+
+A split result is used only when it is provably the one-process result; otherwise the
+file is checked again in one process (`check_split` falls back):
+- the envelope is clean: ISA (GS (ST..SE)+ GE)+ IEA with nothing stray, no reading
+  problem (text before ISA, truncation), every group one we check;
+- no patient has claims in two parts (all built-in cross-claim logic is per patient,
+  see engine.patient_key), so every claim sees the same earlier claims;
+- every enabled batch rule is one whose end-of-run state we know how to combine
+  (`_SEPARABLE`, `_MERGERS`); a plugin's batch rule disables splitting;
+- no history store is in use (its reads and writes depend on the order of all files).
+"""
+
+from __future__ import annotations
+
+import bisect
+import concurrent.futures as cf
+import heapq
+import mmap
+import multiprocessing
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import attrs
+
+from x12dental.engine import RuleRunner, Settings
+from x12dental.findings import Finding
+from x12dental.spool import Spool, Stored
+
+if TYPE_CHECKING:
+    from x12dental.mapper import ModelBuilder
+    from x12dental.parallel import Job, OnBytes, Plan
+    from x12dental.pipeline import FileResult, Options
+    from x12dental.structure import StructuralChecker
+    from x12dental.tokenizer import Token
+
+# Splitting costs every part a full read of the file plus a process start: only worth
+# it for files of a few MB and up (the 10k-claim benchmark file is 5 MB).
+SPLIT_MIN_BYTES = 2_000_000
+
+T = TypeVar("T")
+_OUTSIDE = frozenset({"ISA", "GS", "GE", "IEA"})
+_ENVELOPE = _OUTSIDE | {"ST", "SE"}
+_NO_TAG = sys.maxsize  # a finding found after the last segment
+
+
+@attrs.frozen
+class PartSpec:
+    """Part `index` owns the transaction sets numbered first..end-1 (0-based, file order)."""
+
+    index: int
+    first: int
+    end: int | None  # None: to the end of the file
+
+
+# ---- finding which sets go to which part ------------------------------------------------------
+
+
+def _delimiters(head: bytes) -> tuple[bytes, bytes] | None:
+    at = head.find(b"ISA")
+    if at < 0 or len(head) < at + 106:
+        return None
+    return head[at + 3 : at + 4], head[at + 105 : at + 106]
+
+
+def set_offsets(data: bytes | mmap.mmap) -> list[int]:
+    """Byte offsets where transaction sets start (a fast scan, not a parse).
+
+    Only used to balance the parts: the parts number sets by their own tokens, so a
+    wrong count here makes the split uneven, never wrong.
+    """
+    found = _delimiters(bytes(data[:4096]))
+    if found is None:
+        return []
+    sep, term = found
+    pattern = re.compile(re.escape(term) + rb"\s*ST" + re.escape(sep))
+    return [m.start() for m in pattern.finditer(data)]
+
+
+def plan_parts(offsets: Sequence[int], size: int, parts: int) -> list[PartSpec]:
+    """At most `parts` contiguous, non-empty ranges of sets of about equal bytes."""
+    n = min(parts, len(offsets))
+    if n < 2:
+        return [PartSpec(0, 0, None)]
+    ends = [*offsets[1:], size]
+    total = ends[-1] - offsets[0]
+    bounds = [0]
+    for part in range(1, n):
+        target = offsets[0] + total * part // n
+        # cut before or after the set that crosses the target, whichever is nearer to it
+        at = bisect.bisect_left(ends, target)
+        before = ends[at - 1] if at > 0 else offsets[0]
+        after = ends[min(at, len(ends) - 1)]
+        cut = at if target - before <= after - target else at + 1
+        cut = max(cut, bounds[-1] + 1)  # every part gets a set...
+        cut = min(cut, len(offsets) - (n - part))  # ...and leaves one for each part after it
+        bounds.append(cut)
+    specs = [PartSpec(k, bounds[k], bounds[k + 1]) for k in range(n - 1)]
+    specs.append(PartSpec(n - 1, bounds[-1], None))
+    return specs
+
+
+# ---- one part, inside check_stream -------------------------------------------------------------
+
+
+class _Tagged(Spool[Finding]):
+    """The findings of a part: keeps only its own, each with its segment index."""
+
+    def __init__(self, part: Part) -> None:
+        self._part = part
+        self.tags: list[int] = []
+        super().__init__()
+
+    def append(self, finding: Finding) -> None:
+        part = self._part
+        if not part.feeding:
+            # a reading problem or an unclosed envelope: a one-process run decides
+            part.anomaly = part.anomaly or "finding outside the segment loop"
+            tag = _NO_TAG
+        elif not part.keep:
+            return
+        else:
+            tag = part.index
+        super().append(finding)
+        self.tags.append(tag)
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        for f in findings:
+            self.append(f)
+
+
+class Part:
+    """What `pipeline.check_stream` needs to check one part (Options.part), and what it found."""
+
+    def __init__(self, spec: PartSpec) -> None:
+        self.spec = spec
+        self.findings = _Tagged(self)
+        self.feeding = False
+        self.keep = False  # findings of the segment being read are ours
+        self.index = 0  # that segment's index in the file
+        self.anomaly: str | None = None
+        self.patients: set[str] = set()
+        self.checked = 0  # claims handed to the rules
+        self.runner: RuleRunner | None = None
+
+    def claim_checked(self, patient: str) -> None:
+        self.patients.add(patient)
+        self.checked += 1
+
+    def run(
+        self,
+        tokens: Iterable[Token],
+        builder: ModelBuilder,
+        structure: StructuralChecker,
+        runner: RuleRunner | None,
+    ) -> None:
+        """The token loop of check_stream for this part (see the module docstring)."""
+        self.runner = runner
+        first = self.spec.first
+        end = self.spec.end if self.spec.end is not None else sys.maxsize
+        mine_outside = self.spec.index == 0
+        build = builder.feed
+        check = structure.feed
+        reader = structure._reader  # pyx12's X12Reader: its LX count crosses sets
+        lx = 0
+        sets = -1
+        in_set = owned = False
+        last = ""
+        for tok in tokens:
+            seg = last = tok.seg_id
+            self.index = tok.index
+            if in_set:
+                if seg == "SE":
+                    in_set = False
+                elif seg in _ENVELOPE:
+                    self.anomaly = self.anomaly or f"{seg} inside a transaction set"
+                if owned:
+                    self.feeding = True
+                    build(tok)
+                    check(tok)
+                    self.feeding = False
+                elif seg == "CLM":
+                    lx = 0
+                elif seg == "LX":
+                    lx += 1
+                elif seg == "SE":
+                    # pyx12 numbers LX from the last CLM, even one in an earlier set
+                    reader.lx_count = lx
+                    self._skip(tok, builder, structure)
+                continue
+            if seg == "ST":
+                sets += 1
+                in_set = True
+                owned = first <= sets < end
+                if not structure.checking:
+                    self.anomaly = self.anomaly or "a group that is not checked"
+                if not owned:
+                    self._skip(tok, builder, structure)
+                    lx = reader.lx_count
+                    continue
+                self.keep = True
+            else:
+                if seg not in _OUTSIDE:
+                    self.anomaly = self.anomaly or f"{seg} outside a transaction set"
+                self.keep = mine_outside
+            self.feeding = True
+            build(tok)
+            check(tok)
+            self.feeding = False
+        if in_set or last != "IEA":
+            self.anomaly = self.anomaly or "the file does not end with IEA after SE/GE"
+        self.keep = mine_outside
+
+    def _skip(self, tok: Token, builder: ModelBuilder, structure: StructuralChecker) -> None:
+        """ST or SE of a set another part owns: read as usual, but keep no finding.
+
+        The model builder lists the set in its group; the structural checker counts it
+        (GE01, duplicate ST02) and walks the map into and out of the set's loop, so the
+        walk after SE (GE, or the next ST) starts where a one-process run's does. Walking
+        SE right after ST finds the whole set missing: those findings are the owner's
+        business, and are dropped here.
+        """
+        self.keep = False
+        self.feeding = True
+        builder.feed(tok)
+        structure.feed(tok)
+        self.feeding = False
+
+
+# ---- what a part sends back ------------------------------------------------------------------
+
+
+@attrs.frozen
+class PartResult:
+    spec: PartSpec
+    anomaly: str | None
+    findings: Sequence[tuple[int, Finding]]  # (segment index, finding) in found order
+    finish: tuple[
+        tuple[str, object], ...
+    ]  # per enabled batch rule: ("findings", [...]) / ("state", s)
+    patients: frozenset[str]
+    checked: int
+    result: FileResult
+
+
+def _recall_summary(state: Any) -> object:
+    """What finish() of the recall-pattern rule reads: the visit count and the visits with both."""
+    both = [(k, v) for k, v in state.visits.items() if v[0] and v[1] is not None]
+    return (state.recalls, state.claims, both)
+
+
+def _recall_merge(fresh: Any, summaries: Sequence[Any]) -> Any:
+    """desensitizing.d9911-recall-pattern counts visits over the whole file.
+
+    Visits are keyed by patient, so no two parts share one; a claim's order number in a
+    later part moves up by the claims of the parts before it."""
+    offset = 0
+    for recalls, claims, both in summaries:
+        fresh.recalls += recalls
+        for key, (recall, (order, claim)) in both:
+            fresh.visits.put(key, (recall, (order + offset, claim)))
+        offset += claims
+    fresh.claims = offset
+    return fresh
+
+
+# Batch rule states whose end-of-run findings are per patient, in the order patients
+# were first seen: with no patient in two parts, the file's are the parts' one after
+# the other. Keyed by class (module and name), so a plugin's look-alike does not count.
+_SEPARABLE = frozenset(
+    {
+        "x12dental.checks.history_rules._Duplicates",
+        "x12dental.checks.desensitizing._BundledSameDay",
+        "x12dental.checks.desensitizing._SameSurface",
+        "x12dental.checks.desensitizing._SameTooth",
+    }
+)
+# Batch rule states that count over the whole file: each part sends a summary of its
+# state; the summaries fill a fresh state, finished once. (summarize, merge into fresh)
+_MERGERS: dict[str, tuple[Callable[[Any], object], Callable[[Any, Sequence[Any]], Any]]] = {
+    "x12dental.checks.desensitizing._RecallPattern": (_recall_summary, _recall_merge),
+}
+
+
+def _kind(state: object) -> str:
+    cls = type(state)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _batch_states(runner: RuleRunner) -> list[tuple[Any, Any]]:
+    return list(runner._batch)
+
+
+def rules_allow_split(settings: Settings) -> bool:
+    """Every enabled batch rule is one whose results can be combined across parts."""
+    runner = RuleRunner(settings)
+    return all(
+        _kind(state) in _SEPARABLE or _kind(state) in _MERGERS
+        for _rule, state in _batch_states(runner)
+    )
+
+
+def check_part(
+    job: Job, options: Options, spec: PartSpec, on_bytes: OnBytes | None = None
+) -> PartResult:
+    """Check one part of a file, in this process."""
+    from x12dental.parallel import check_job
+
+    part = Part(spec)
+    result = check_job(job, attrs.evolve(options, part=part), on_bytes)
+    anomaly = part.anomaly
+    if result.status == "unreadable":
+        anomaly = anomaly or "unreadable"
+    finish: list[tuple[str, object]] = []
+    runner = part.runner
+    if runner is not None and anomaly is None:
+        for rule, state in _batch_states(runner):
+            kind = _kind(state)
+            if kind in _MERGERS:
+                finish.append(("state", _MERGERS[kind][0](state)))
+            elif kind in _SEPARABLE:
+                out: list[Finding] = []
+                runner._run(out, rule, None, state.finish, runner.ctx)
+                finish.append(("findings", out))
+            else:
+                anomaly = f"batch rule {rule.id} cannot be split"
+    # The part's own findings (graded, in a Spool) are not needed: the tagged ones are.
+    if isinstance(result.findings, Spool) and result.findings is not part.findings:
+        result.findings.close()
+    result = attrs.evolve(result, findings=())
+    if anomaly is not None:
+        # nothing else is needed: the file is checked again in one process
+        part.findings.close()
+        result.close()
+        return PartResult(
+            spec, anomaly, (), (), frozenset(), 0, attrs.evolve(result, claim_results=())
+        )
+    findings = Spool(zip(part.findings.tags, part.findings, strict=True))
+    part.findings.close()
+    return PartResult(
+        spec, None, findings, tuple(finish), frozenset(part.patients), part.checked, result
+    )
+
+
+# ---- merging ----------------------------------------------------------------------------------
+
+
+def merge(parts: Sequence[PartResult], options: Options) -> FileResult | None:
+    """The one-process FileResult from the parts' results, or None when it cannot be had."""
+    from x12dental.pipeline import FileResult, _status
+
+    if any(p.anomaly is not None for p in parts):
+        return None
+    seen: set[str] = set()
+    for p in parts:
+        if not seen.isdisjoint(p.patients):
+            return None  # a patient in two parts: the cross-claim rules need one process
+        seen |= p.patients
+    raw: Spool[Finding] = Spool(
+        f for _tag, f in heapq.merge(*(p.findings for p in parts), key=_tag)
+    )
+    if options.rules and parts[0].finish:
+        raw.extend(_finish(parts, options))
+    settings = options.settings
+    findings = raw
+    if settings.severities:
+        findings = Spool(f for f in (settings.apply(f) for f in raw) if f is not None)
+        raw.close()
+    head = parts[0].result
+    transactions: list[Any] = []
+    for p in parts:
+        transactions.extend(p.result.transaction_list)
+    return FileResult(
+        path=head.path,
+        status=_status(findings),
+        interchanges=head.interchanges,
+        transactions=head.transactions,
+        claims=sum(p.result.claims for p in parts),
+        service_lines=sum(p.result.service_lines for p in parts),
+        findings=findings,
+        claim_results=Joined([p.result.claim_results for p in parts]),
+        interchange_list=tuple(head.interchange_list),
+        groups=tuple(head.groups),
+        transaction_list=tuple(transactions),
+    )
+
+
+class Joined(Stored[T]):
+    """Sequences one after the other, not copied: the parts' claim results as the file's.
+
+    The parts' Spools (on disk past their memory part) are read where they are; they
+    delete their files when this goes (garbage collection), or on close()."""
+
+    def __init__(self, parts: Sequence[Sequence[T]]) -> None:
+        self._parts = list(parts)
+        self._starts = [0]
+        for seq in self._parts:
+            self._starts.append(self._starts[-1] + len(seq))
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    def __iter__(self) -> Iterator[T]:
+        for seq in self._parts:
+            yield from seq
+
+    def _item(self, index: int) -> T:
+        k = bisect.bisect_right(self._starts, index) - 1
+        return self._parts[k][index - self._starts[k]]
+
+    def close(self) -> None:
+        for seq in self._parts:
+            if isinstance(seq, Spool):
+                seq.close()
+
+
+def _tag(item: tuple[int, Finding]) -> int:
+    return item[0]
+
+
+def _finish(parts: Sequence[PartResult], options: Options) -> Iterator[Finding]:
+    """The batch rules' end-of-run findings, rule by rule as RuleRunner.finish gives them."""
+    runner: RuleRunner | None = None
+    for i, (kind, _value) in enumerate(parts[0].finish):
+        if kind == "findings":
+            for p in parts:
+                yield from p.finish[i][1]  # type: ignore[misc]
+            continue
+        if runner is None:
+            runner = RuleRunner(options.settings, today=options.today)
+        rule, state = _batch_states(runner)[i]
+        merged = _MERGERS[_kind(state)][1](state, [p.finish[i][1] for p in parts])
+        out: list[Finding] = []
+        runner._run(out, rule, None, merged.finish, runner.ctx)
+        yield from out
+
+
+# ---- running the parts -----------------------------------------------------------------------
+
+
+def _read_offsets(job: Job) -> tuple[list[int], int]:
+    if isinstance(job, tuple):
+        return set_offsets(job[1]), len(job[1])
+    try:
+        with job.open("rb") as fh:
+            size = fh.seek(0, 2)
+            if size == 0:
+                return [], 0
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                return set_offsets(mm), size
+    except (OSError, ValueError):
+        return [], 0
+
+
+def split_plan(job: Job, options: Options, workers: int) -> list[PartSpec] | None:
+    """The parts to check `job` in, or None when one process is the better (or only) way."""
+    if workers < 2 or options.history is not None or options.part is not None:
+        return None
+    if isinstance(job, Path):
+        try:
+            if not job.is_file() or job.stat().st_size < SPLIT_MIN_BYTES:
+                return None
+        except OSError:
+            return None
+    elif len(job[1]) < SPLIT_MIN_BYTES:
+        return None
+    offsets, size = _read_offsets(job)
+    specs = plan_parts(offsets, size, workers)
+    if len(specs) < 2:
+        return None
+    if options.rules and not rules_allow_split(options.settings):
+        return None
+    return specs
+
+
+def _part_work(job: Job, plan: Plan, spec: PartSpec) -> PartResult:
+    """In a worker: check the part; its spools go to the parent by file, not by value."""
+    done = check_part(job, plan.options(), spec)
+    done.result.handover()
+    if isinstance(done.findings, Spool):
+        done.findings.handover()
+    return done
+
+
+def _warm(job: Job) -> None:
+    """Load the maps the file's envelope names, before a fork: the part starts with them.
+
+    This process loads them anyway when it checks part 0, so it costs nothing extra."""
+    import io
+
+    from x12dental.faststructure import FastStructuralChecker
+    from x12dental.structure import ClaimContext
+    from x12dental.tokenizer import Tokenizer, UnreadableInput
+
+    if isinstance(job, tuple):
+        head = job[1][:65536]
+    else:
+        try:
+            with job.open("rb") as fh:
+                head = fh.read(65536)
+        except OSError:
+            return
+    checker = FastStructuralChecker(lambda f: None, ClaimContext)
+    try:
+        for tok in Tokenizer(io.BytesIO(head), lambda f: None):
+            if tok.seg_id == "ST":
+                break
+            checker.feed(tok)
+    except UnreadableInput:
+        return
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """fork where it is safe (Linux, one thread): the part starts with rules and maps loaded."""
+    if sys.platform.startswith("linux") and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
+
+
+def check_split(
+    job: Job,
+    plan: Plan,
+    workers: int,
+    *,
+    options: Options | None = None,
+    on_bytes: OnBytes | None = None,
+    specs: list[PartSpec] | None = None,
+) -> FileResult | None:
+    """Check one file in parts on `workers` processes (this one included).
+
+    None when the file is not worth splitting (the caller checks it as usual); a result
+    equal to a one-process run's otherwise, checking it again in one process when the
+    parts cannot give that.
+    """
+    from x12dental.parallel import check_job
+
+    options = options or plan.options()
+    specs = specs or split_plan(job, options, workers)
+    if specs is None:
+        return None
+    ctx = _context()
+    if ctx.get_start_method() == "fork":
+        _warm(job)
+    with cf.ProcessPoolExecutor(max_workers=len(specs) - 1, mp_context=ctx) as pool:
+        futures = [pool.submit(_part_work, job, plan, spec) for spec in specs[1:]]
+        try:
+            head = check_part(job, options, specs[0], on_bytes)
+            parts = [head, *(f.result() for f in futures)]
+        finally:
+            for f in futures:
+                f.cancel()
+    merged = None
+    try:
+        merged = merge(parts, options)
+    finally:
+        for p in parts:  # the parts' findings (claim data) go now; their claim results
+            if isinstance(p.findings, Spool):  # are the merged result's (Joined)
+                p.findings.close()
+            if merged is None:
+                p.result.close()
+    if merged is not None:
+        return merged
+    return check_job(job, options)
