@@ -126,6 +126,9 @@ def test_stdin_keeps_its_place(mixed: Path, monkeypatch: pytest.MonkeyPatch) -> 
     class _Stdin:
         buffer = io.BytesIO(BAD.encode())
 
+        def close(self) -> None:  # a forked worker closes its copy of stdin, as the real one
+            pass
+
     monkeypatch.setattr("sys.stdin", _Stdin())
     out = io.StringIO()
     monkeypatch.setattr("sys.stdout", out)
