@@ -7,7 +7,9 @@ usage error or unreadable input) because scripts and CI pipelines branch on them
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -285,8 +287,41 @@ def _plugin_warnings() -> None:
         sys.stderr.write(f"x12dental: warning: {message}\n")
 
 
+class _Terminated(BaseException):
+    """SIGTERM, turned into an exception so the run unwinds and deletes its temporary files.
+
+    A BaseException, like KeyboardInterrupt, so no `except Exception` on the way (a rule
+    that crashes becomes a warning) can swallow it."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _handle_sigterm() -> bool:
+    """Spooled findings and claim summaries (PHI) sit in temporary files while a check runs;
+    a plain SIGTERM would end the process without deleting them. Only when nobody else
+    (an embedding program) has claimed the signal, and only in the main thread."""
+    if (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        return True
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    handled = _handle_sigterm()
+    try:
+        return _main(args)
+    finally:
+        if handled:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.command in ("check", "rules", "explain"):
             try:
@@ -309,6 +344,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("x12dental: interrupted\n")
         return 130
+    except _Terminated:
+        sys.stderr.write("x12dental: terminated\n")
+        return 143
     except BrokenPipeError:
         return 0
 
