@@ -35,6 +35,7 @@ from x12dental.split import (
     check_split,
     merge,
     plan_parts,
+    rules_allow_split,
     set_offsets,
     split_plan,
 )
@@ -400,3 +401,24 @@ def test_split_with_spawned_workers(
     r = check_split(("f.837", data), Plan(today=TODAY), 2, specs=specs)
     assert r is not None and merged == [True]
     assert _state(r) == _state(check_bytes(data, "f.837", OPTIONS))
+
+
+def test_batch_states_say_how_parts_combine() -> None:
+    """engine.BatchCheck.split_by: declared by every built-in batch rule; a state that
+    declares nothing (a plugin's, say) or something unknown keeps the file in one process."""
+    from x12dental.engine import RuleRunner
+    from x12dental.split import _split_by
+
+    runner = RuleRunner(Settings())
+    states = [state for _rule, state in runner._batch]
+    assert states and all(_split_by(s) in ("patient", "summary") for s in states)
+    assert rules_allow_split(Settings())
+
+    class Silent:
+        pass
+
+    class Odd:
+        split_by = "transaction"
+
+    assert _split_by(Silent()) is None
+    assert _split_by(Odd()) is None

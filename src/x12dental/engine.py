@@ -46,7 +46,18 @@ ClaimCheck = Callable[[m.Claim, "RuleContext"], Iterable[Hit]]
 
 
 class BatchCheck(Protocol):
-    """State for one run: sees every claim, may report on any, and once more at the end."""
+    """State for one run: sees every claim, may report on any, and once more at the end.
+
+    A file split across workers (x12dental.split) runs one state per part. A state class
+    says how parts combine with a class attribute `split_by` (none: the file is checked
+    in one process):
+    - "patient": what it finds depends only on each patient's claims, in order; with no
+      patient in two parts, the file's end-of-run findings are the parts' one after the
+      other;
+    - "summary": it counts over the whole file; each part's state gives `summary()` (a
+      picklable value) and a fresh state takes them all with `absorb(summaries)`, then
+      finishes once.
+    """
 
     def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]: ...
 

@@ -414,6 +414,9 @@ def segment_clean(
     return got
 
 
+_ALLOWED: dict[str, str] = {}  # bad-character pattern -> the characters it allows
+
+
 def _allowed_chars(bad: re.Pattern[str]) -> str:
     got = _ALLOWED.get(bad.pattern)
     if got is None:
@@ -421,9 +424,6 @@ def _allowed_chars(bad: re.Pattern[str]) -> str:
             c for c in map(chr, range(32, 256)) if bad.search(c) is None
         )
     return got
-
-
-_ALLOWED: dict[str, str] = {}
 
 
 def _pattern_clean(

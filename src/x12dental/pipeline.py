@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import attrs
 
 from x12dental import model as m
-from x12dental.engine import History, RuleRunner, Settings
+from x12dental.engine import History, RuleRunner, Settings, line_date
 from x12dental.faststructure import FastStructuralChecker
 from x12dental.findings import Finding, Location, Severity
 from x12dental.mapper import ModelBuilder
@@ -168,22 +168,9 @@ def _claim_result_from(
 
 def claim_record(claim: m.Claim) -> tuple[Any, ...]:
     """claim_result(claim) as plain tuples (what check_stream keeps: cheap to make and to
-    pickle, and no objects per line). Dates as engine.line_date gives them, inlined."""
-    claim_day = None
-    span = None
-    for d in claim.dates:
-        if d.qualifier == "472":
-            span = d
-            claim_day = d.start
-            break
-    days: list[dt.date | None] = []
-    for ln in claim.lines:
-        day = claim_day
-        for d in ln.dates:
-            if d.qualifier == "472":
-                day = d.start if d.start is not None else claim_day
-                break
-        days.append(day)
+    pickle, and no objects per line). Made after the rules, whose line dates it reuses."""
+    days = [line_date(ln, claim) for ln in claim.lines]
+    span = claim.date("472")
     known = [d for d in days if d is not None]
     if span is not None:
         known += [d for d in (span.start, span.end) if d is not None]
@@ -378,13 +365,13 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
     def on_claim(claim: m.Claim) -> None:
         if not structure.checking:
             return  # a claim in a group we do not check (4010, 837P...): counted, not judged
-        records.append(claim_record(claim))
         if runner is not None:
             findings.extend(runner.check_claim(claim))
             if recorder is not None:
                 recorder.add(claim, runner.ctx.patient)
             if part is not None:
                 part.claim_checked(runner.ctx.patient)
+        records.append(claim_record(claim))
 
     def on_transaction(tx: m.Transaction) -> None:
         if part is not None and not part.keep:

@@ -20,8 +20,8 @@ file is checked again in one process (`check_split` falls back):
   problem (text before ISA, truncation), every group one we check;
 - no patient has claims in two parts (all built-in cross-claim logic is per patient,
   see engine.patient_key), so every claim sees the same earlier claims;
-- every enabled batch rule is one whose end-of-run state we know how to combine
-  (`_SEPARABLE`, `_MERGERS`); a plugin's batch rule disables splitting;
+- every enabled batch rule's state says how parts combine (`split_by`, see
+  engine.BatchCheck); a batch rule that does not (a plugin's, say) disables splitting;
 - no history store is in use (its reads and writes depend on the order of all files).
 """
 
@@ -35,7 +35,7 @@ import multiprocessing
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -261,48 +261,10 @@ class PartResult:
     result: FileResult
 
 
-def _recall_summary(state: Any) -> object:
-    """What finish() of the recall-pattern rule reads: the visit count and the visits with both."""
-    both = [(k, v) for k, v in state.visits.items() if v[0] and v[1] is not None]
-    return (state.recalls, state.claims, both)
-
-
-def _recall_merge(fresh: Any, summaries: Sequence[Any]) -> Any:
-    """desensitizing.d9911-recall-pattern counts visits over the whole file.
-
-    Visits are keyed by patient, so no two parts share one; a claim's order number in a
-    later part moves up by the claims of the parts before it."""
-    offset = 0
-    for recalls, claims, both in summaries:
-        fresh.recalls += recalls
-        for key, (recall, (order, claim)) in both:
-            fresh.visits.put(key, (recall, (order + offset, claim)))
-        offset += claims
-    fresh.claims = offset
-    return fresh
-
-
-# Batch rule states whose end-of-run findings are per patient, in the order patients
-# were first seen: with no patient in two parts, the file's are the parts' one after
-# the other. Keyed by class (module and name), so a plugin's look-alike does not count.
-_SEPARABLE = frozenset(
-    {
-        "x12dental.checks.history_rules._Duplicates",
-        "x12dental.checks.desensitizing._BundledSameDay",
-        "x12dental.checks.desensitizing._SameSurface",
-        "x12dental.checks.desensitizing._SameTooth",
-    }
-)
-# Batch rule states that count over the whole file: each part sends a summary of its
-# state; the summaries fill a fresh state, finished once. (summarize, merge into fresh)
-_MERGERS: dict[str, tuple[Callable[[Any], object], Callable[[Any, Sequence[Any]], Any]]] = {
-    "x12dental.checks.desensitizing._RecallPattern": (_recall_summary, _recall_merge),
-}
-
-
-def _kind(state: object) -> str:
-    cls = type(state)
-    return f"{cls.__module__}.{cls.__qualname__}"
+def _split_by(state: object) -> str | None:
+    """How a batch state combines across parts (engine.BatchCheck.split_by), or None."""
+    how = getattr(type(state), "split_by", None)
+    return how if how in ("patient", "summary") else None
 
 
 def _batch_states(runner: RuleRunner) -> list[tuple[Any, Any]]:
@@ -312,10 +274,7 @@ def _batch_states(runner: RuleRunner) -> list[tuple[Any, Any]]:
 def rules_allow_split(settings: Settings) -> bool:
     """Every enabled batch rule is one whose results can be combined across parts."""
     runner = RuleRunner(settings)
-    return all(
-        _kind(state) in _SEPARABLE or _kind(state) in _MERGERS
-        for _rule, state in _batch_states(runner)
-    )
+    return all(_split_by(state) is not None for _rule, state in _batch_states(runner))
 
 
 def check_part(
@@ -333,10 +292,10 @@ def check_part(
     runner = part.runner
     if runner is not None and anomaly is None:
         for rule, state in _batch_states(runner):
-            kind = _kind(state)
-            if kind in _MERGERS:
-                finish.append(("state", _MERGERS[kind][0](state)))
-            elif kind in _SEPARABLE:
+            how = _split_by(state)
+            if how == "summary":
+                finish.append(("state", state.summary()))
+            elif how == "patient":
                 out: list[Finding] = []
                 runner._run(out, rule, None, state.finish, runner.ctx)
                 finish.append(("findings", out))
@@ -447,9 +406,9 @@ def _finish(parts: Sequence[PartResult], options: Options) -> Iterator[Finding]:
         if runner is None:
             runner = RuleRunner(options.settings, today=options.today)
         rule, state = _batch_states(runner)[i]
-        merged = _MERGERS[_kind(state)][1](state, [p.finish[i][1] for p in parts])
+        state.absorb([p.finish[i][1] for p in parts])
         out: list[Finding] = []
-        runner._run(out, rule, None, merged.finish, runner.ctx)
+        runner._run(out, rule, None, state.finish, runner.ctx)
         yield from out
 
 

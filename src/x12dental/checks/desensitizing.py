@@ -501,6 +501,8 @@ class _SameDay:
 
 
 class _BundledSameDay:
+    split_by = "patient"  # engine.BatchCheck: same-day visits are one patient's
+
     def __init__(self) -> None:
         self.same_day = _SameDay(frozenset(DATA.bundled))
 
@@ -566,6 +568,8 @@ def _overlap(tooth: m.ToothInfo, partner: _Partner) -> list[str]:
 
 
 class _SameSurface:
+    split_by = "patient"  # engine.BatchCheck: same-day visits are one patient's
+
     def __init__(self) -> None:
         self.same_day = _SameDay(DATA.restorations)
 
@@ -622,6 +626,8 @@ def d9911_same_surface_as_restoration() -> BatchCheck:
 
 
 class _SameTooth:
+    split_by = "patient"  # engine.BatchCheck: same-day visits are one patient's
+
     def __init__(self) -> None:
         self.same_day = _SameDay(DATA.restorations)
 
@@ -878,11 +884,32 @@ class _RecallPattern:
     Visits are as many as claims: kept in a SpillMap (on disk past its memory budget),
     each with only what finish() reads."""
 
+    split_by = "summary"  # engine.BatchCheck: the share of recall visits is the file's
+
     def __init__(self) -> None:
         # "patient|date" -> (recall code seen, (claim order, stub of the first D9911 claim))
         self.visits: SpillMap[tuple[bool, tuple[int, m.Claim] | None]] = SpillMap()
         self.recalls = 0
         self.claims = 0
+
+    def summary(self) -> object:
+        """What finish() reads of one part: the recall visits, the claims, the visits with
+        both a recall code and D9911."""
+        both = [(k, v) for k, v in self.visits.items() if v[0] and v[1] is not None]
+        return (self.recalls, self.claims, both)
+
+    def absorb(self, summaries: Sequence[Any]) -> None:
+        """The parts' summaries, in file order, into this fresh state.
+
+        Visits are keyed by patient, so no two parts share one; a claim's order number in
+        a later part moves up by the claims of the parts before it."""
+        offset = 0
+        for recalls, claims, both in summaries:
+            self.recalls += recalls
+            for key, (recall, (order, claim)) in both:
+                self.visits.put(key, (recall, (order + offset, claim)))
+            offset += claims
+        self.claims = offset
 
     def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
         self.claims += 1

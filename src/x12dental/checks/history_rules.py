@@ -47,6 +47,8 @@ def _where(line: int | None) -> str:
 class _Duplicates:
     """Content hashes of this file's claims, then the history's, for one run."""
 
+    split_by = "patient"  # engine.BatchCheck: a duplicate is the same patient's claim
+
     def __init__(self) -> None:
         # Only what a finding quotes (CLM01, CLM file line): claims are not kept alive.
         # One entry per claim: on disk past the SpillMap's memory budget.
