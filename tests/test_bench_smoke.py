@@ -34,11 +34,22 @@ def test_bench_runs_and_prints_its_columns(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    assert lines[0].split() == ["size", "tool", "seconds", "claims/s", "ratio", "peak", "RSS", "MB"]
+    assert lines[0].split() == [
+        "size",
+        "tool",
+        "seconds",
+        "CPU",
+        "s",
+        "claims/s",
+        "ratio",
+        "peak",
+        "RSS",
+        "MB",
+    ]
     tools = [line.split()[1] for line in lines[2:4]]
     assert tools == ["pyx12", "x12dental"]
     ours = lines[3].split()
-    assert ours[0] == "50" and ours[4].endswith("x") and float(ours[2]) > 0
+    assert ours[0] == "50" and ours[5].endswith("x") and float(ours[2]) > 0 and float(ours[3]) > 0
     assert "speed-up" in proc.stdout and "workers" in proc.stdout
     rows = json.loads(out.read_text())["rows"]
     assert {(r["mode"], r["tool"]) for r in rows} == {
@@ -46,4 +57,4 @@ def test_bench_runs_and_prints_its_columns(tmp_path: Path) -> None:
         ("file", "x12dental"),
         ("batch", "x12dental"),
     }
-    assert all(r["rss_mb"] > 0 and r["seconds"] > 0 for r in rows)
+    assert all(r["rss_mb"] > 0 and r["seconds"] > 0 and r["cpu"] > 0 for r in rows)

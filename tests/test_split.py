@@ -7,6 +7,7 @@ status, claim results, envelope lists, the JSON and the 999/TA1/277CA.
 
 from __future__ import annotations
 
+import array
 import datetime as dt
 import json
 import random
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 
 from tests.builders import Claim, Line, build
 from tests.strategies import gen_options
+from x12dental import split as split_module
 from x12dental.acks import acknowledgments
 from x12dental.engine import NullHistory, Settings
 from x12dental.parallel import Plan, check_many
@@ -422,3 +424,27 @@ def test_batch_states_say_how_parts_combine() -> None:
 
     assert _split_by(Silent()) is None
     assert _split_by(Odd()) is None
+
+
+def test_patients_in_two_parts_are_found_by_hash() -> None:
+    from x12dental.split import _shared, _sorted_once, patient_hash
+
+    a = _sorted_once(array.array("Q", [patient_hash(k) for k in ("P1", "P2", "P2", "P3")]))
+    b = _sorted_once(array.array("Q", [patient_hash(k) for k in ("P4", "P5")]))
+    c = _sorted_once(array.array("Q", [patient_hash("P3")]))
+    assert len(a) == 3 and list(a) == sorted(a)
+    assert not _shared([a, b])
+    assert _shared([a, b, c])
+    assert _shared([b, c, a])
+    assert patient_hash("P1") != patient_hash("P2")
+
+
+@pytest.mark.parametrize("chunk", [100, 333, 4096])
+def test_set_offsets_read_in_chunks_find_every_set(
+    monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    data = sets(*([Claim(lines=(Line("D1110"),), **who(i))] for i in range(12)))
+    want = [m.start() for m in re.finditer(rb"~\s*ST\*", data)]
+    assert len(want) == 12
+    monkeypatch.setattr(split_module, "_SCAN_CHUNK", chunk)
+    assert set_offsets(data) == want

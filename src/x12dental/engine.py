@@ -80,6 +80,9 @@ class Rule:
     # (False = the rule can say nothing about a line with this code), asked once per code
     # and run; None = always run.
     prefilter: Prefilter | None = None
+    # Line rules: a ServiceLine field (e.g. "teeth") the rule has nothing to say without; a
+    # line where it is empty skips the rule. None = no such field.
+    needs: str | None = None
 
     def explain(self) -> str:
         codes = compress_codes(self.codes) if self.codes else ""
@@ -133,6 +136,10 @@ class Registry:
             raise RuleError(f"rule id {rule.id!r} is registered twice")
         if not 1 <= rule.snip <= 7:
             raise RuleError(f"rule {rule.id!r}: SNIP type must be 1-7, not {rule.snip}")
+        if rule.needs is not None and (
+            rule.scope != "line" or rule.needs not in attrs.fields_dict(m.ServiceLine)
+        ):
+            raise RuleError(f"rule {rule.id!r}: needs={rule.needs!r} is not a service line field")
         self._rules[rule.id] = rule
         self._by_code = None
         return rule
@@ -181,6 +188,7 @@ def _decorator(
     registry: Registry | None,
     origin: str,
     prefilter: Prefilter | None = None,
+    needs: str | None = None,
 ) -> Callable[[Any], Any]:
     def wrap(fn: Any) -> Any:
         (registry if registry is not None else REGISTRY).add(
@@ -196,6 +204,7 @@ def _decorator(
                 codes=frozenset(codes) if codes is not None else None,
                 origin=origin,
                 prefilter=prefilter,
+                needs=needs,
             )
         )
         return fn
@@ -214,12 +223,14 @@ def line_rule(
     registry: Registry | None = None,
     origin: str = "x12dental",
     prefilter: Prefilter | None = None,
+    needs: str | None = None,
 ) -> Callable[[LineCheck], LineCheck]:
     """Register `fn(line, claim, ctx) -> Iterable[Hit]`, run for lines whose code is in `codes`.
 
     `prefilter(code, settings)`, when given, is a cheap necessary condition: lines whose
     code it rejects skip the rule (asked once per code and run: it must not depend on the
-    line or the claim).
+    line or the claim). `needs`, when given, names a ServiceLine field the rule can say
+    nothing without: lines where it is empty (no teeth, no areas...) skip the rule.
     """
     return _decorator(
         "line",
@@ -232,6 +243,7 @@ def line_rule(
         registry=registry,
         origin=origin,
         prefilter=prefilter,
+        needs=needs,
     )
 
 
@@ -376,6 +388,23 @@ def line_date(line: m.ServiceLine, claim: m.Claim) -> dt.date | None:
     return day
 
 
+# The claim last asked about and its procedure codes: several batch states ask per claim.
+# The claim itself is held, so its identity cannot be reused for another object.
+_CODES: list[Any] = [None, frozenset()]
+
+
+def claim_codes(claim: m.Claim) -> frozenset[str]:
+    """The procedure codes of a claim's lines: lets a rule see at once that it has nothing
+    to do with a claim."""
+    held = _CODES
+    if held[0] is claim:
+        codes: frozenset[str] = held[1]
+        return codes
+    codes = frozenset([line.procedure for line in claim.lines])
+    held[0], held[1] = claim, codes
+    return codes
+
+
 def line_teeth(line: m.ServiceLine) -> tuple[str, ...]:
     return tuple(t.number for t in line.teeth if t.number)
 
@@ -391,14 +420,13 @@ def patient_key(claim: m.Claim) -> str:
     member = sub.party.id if sub and sub.party else ""
     person = pat.party if pat and pat.party else (sub.party if sub else None)
     birth = pat.birth_date if pat else (sub.birth_date if sub else None)
-    parts = (
-        payer,
-        member,
-        person.last_or_org if person else "",
-        person.first if person else "",
-        birth.raw if birth else "",
-    )
-    return hashlib.sha256("|".join(p.strip().upper() for p in parts).encode()).hexdigest()[:32]
+    last = person.last_or_org if person else ""
+    first = person.first if person else ""
+    raw = birth.raw if birth else ""
+    # Upper-cased once for the joined text: str.upper maps character by character, so this
+    # is the same key as upper-casing each part (and '|' has no case).
+    text = "|".join((payer.strip(), member.strip(), last.strip(), first.strip(), raw.strip()))
+    return hashlib.sha256(text.upper().encode()).hexdigest()[:32]
 
 
 def services_of(claim: m.Claim, patient: str) -> Iterator[ServiceRecord]:
@@ -421,28 +449,48 @@ def services_of(claim: m.Claim, patient: str) -> Iterator[ServiceRecord]:
             )
 
 
+# A service as the batch index keeps it (the patient is the index's key): a plain tuple,
+# so a claim costs a few tuples, not attrs objects, and spilled patients pickle small.
+# (code, tooth, surfaces, date, claim id, LX01 as sent: made a number when asked for)
+_Service = tuple[str, str | None, tuple[str, ...], dt.date | None, str, str]
+
+
 class BatchIndex:
     """Services of the claims already seen in this run, per patient (for cross-claim rules).
 
     Kept in a SpillMap: in memory for a usual batch, in a private temporary SQLite file
     past MEMORY_KEYS patients, so a huge file does not hold every service in memory. The
-    patient in hand is cached: one read per claim however many rules ask.
+    patient in hand is cached: one read per claim however many rules ask. Every claim is
+    added but few are asked about, so ServiceRecords are made only for what `services`
+    gives out.
     """
 
     def __init__(self, memory: int | None = None) -> None:
-        self._by_patient: SpillMap[list[ServiceRecord]] = SpillMap(memory)
+        self._by_patient: SpillMap[list[_Service]] = SpillMap(memory)
         self._patient: str | None = None
-        self._records: list[ServiceRecord] = []
+        self._records: list[_Service] = []
 
-    def _of(self, patient: str) -> list[ServiceRecord]:
+    def _of(self, patient: str) -> list[_Service]:
         if patient != self._patient:
             self._records = self._by_patient.get(patient) or []
             self._patient = patient
         return self._records
 
     def add(self, claim: m.Claim, patient: str) -> None:
-        records = self._of(patient) + list(services_of(claim, patient))
-        self._records = records
+        # The patient's list grows in place and is put back: every rule call of the claim
+        # is over (no `services` iteration is pending) when the runner adds it.
+        records = self._of(patient)
+        append = records.append
+        claim_id = claim.claim_id
+        for line in claim.lines:
+            day = line_date(line, claim)
+            code = line.procedure
+            number = line.number
+            teeth = line.teeth
+            if not teeth:
+                append((code, None, (), day, claim_id, number))
+            for tooth in teeth:
+                append((code, tooth.number or None, tooth.surfaces, day, claim_id, number))
         self._by_patient.put(patient, records)
 
     def services(
@@ -452,12 +500,14 @@ class BatchIndex:
         codes: frozenset[str] | None = None,
         tooth: str | None = None,
     ) -> Iterator[ServiceRecord]:
-        for rec in self._of(patient):
-            if codes is not None and rec.code not in codes:
+        for code, number, surfaces, day, claim_id, line in self._of(patient):
+            if codes is not None and code not in codes:
                 continue
-            if tooth is not None and rec.tooth != tooth:
+            if tooth is not None and number != tooth:
                 continue
-            yield rec
+            # as ServiceLine.line_number
+            at = int(line) if line.isdigit() else None
+            yield ServiceRecord(patient, code, number, surfaces, day, claim_id, at)
 
     def close(self) -> None:
         self._by_patient.close()
@@ -523,6 +573,14 @@ class RuleContext:
             )
 
 
+# What a rule that has nothing to say about a claim returns (the empty tuple, a singleton
+# in CPython): the runner moves on without asking it for an iterator.
+_NOTHING: tuple[()] = ()
+# A prepared rule call: the rule, its check (or batch state's observe), the line field it
+# needs (None: always called).
+_Call = tuple["Rule", Callable[..., Iterable[Hit]], str | None]
+
+
 class RuleRunner:
     """Apply the registry's rules to each claim of one run; collect findings."""
 
@@ -541,8 +599,12 @@ class RuleRunner:
             self.settings, BatchIndex(), history or NullHistory(), today or dt.date.today()
         )
         self._claim_rules = self._enabled(self.registry.of_scope("claim"))
+        self._claim_calls: list[_Call] = [(rule, rule.check, None) for rule in self._claim_rules]
         self._batch = [(r, r.check()) for r in self._enabled(self.registry.of_scope("batch"))]
+        self._observers: list[_Call] = [(rule, state.observe, None) for rule, state in self._batch]
         self._line_cache: dict[str, list[Rule]] = {}
+        # code -> (rule, its check, the line field it needs)
+        self._line_calls: dict[str, list[_Call]] = {}
 
     def _enabled(self, rules: list[Rule]) -> list[Rule]:
         return [r for r in rules if self.settings.severity_for(r.id, r.severity) is not None]
@@ -564,37 +626,48 @@ class RuleRunner:
         ctx.patient = patient_key(claim)
         ctx.claim = claim
         out: list[Finding] = []
-        # `_run` written out over one stream of calls: ~50 rule calls per claim, most
-        # finding nothing, so a method call per rule was a good part of the engine's cost.
-        # Same semantics: hits in order, a crash becomes one warning, store errors stop.
+        # ~50 rule calls per claim, most finding nothing (the built-in rules then return
+        # the empty tuple, skipped at once): the cost of each call was a good part of the
+        # engine's, hence plain loops over prepared (rule, check, needs) lists. Same order
+        # as ever: claim rules, line rules line by line, batch states.
+        args = (claim, ctx)
+        self._apply(out, claim, self._claim_calls, args, None)
+        line_calls = self._line_calls
+        for line in claim.lines:
+            code = line.procedure
+            calls = line_calls.get(code)
+            if calls is None:
+                calls = line_calls[code] = [(r, r.check, r.needs) for r in self._line_rules(code)]
+            if calls:
+                self._apply(out, claim, calls, (line, claim, ctx), line)
+        self._apply(out, claim, self._observers, args, None)
+        ctx.batch.add(claim, ctx.patient)
+        return out
+
+    def _apply(
+        self,
+        out: list[Finding],
+        claim: m.Claim,
+        calls: list[_Call],
+        args: tuple[Any, ...],
+        line: m.ServiceLine | None,
+    ) -> None:
+        """`_run` for a list of calls: hits in order, a crash becomes one warning, store
+        errors stop the run; a line rule is skipped on a line without the field it needs."""
         finding = self._finding
-        for rule, call, args in self._calls(claim, ctx):
+        for rule, check, needs in calls:
+            if needs is not None and not getattr(line, needs):
+                continue  # (a rule with nothing to say about such a line)
             try:
-                for hit in call(*args):
+                found = check(*args)
+                if found is _NOTHING:
+                    continue
+                for hit in found:
                     out.append(finding(rule, claim, hit))
             except (RuleDataError, StoreError):
                 raise
             except Exception as exc:
                 out.append(self._crashed(rule, claim, exc))
-        ctx.batch.add(claim, ctx.patient)
-        return out
-
-    def _calls(
-        self, claim: m.Claim, ctx: RuleContext
-    ) -> Iterator[tuple[Rule, Callable[..., Iterable[Hit]], tuple[Any, ...]]]:
-        """Every rule call for one claim, in order: claim rules, line rules by line, batch."""
-        for rule in self._claim_rules:
-            yield rule, rule.check, (claim, ctx)
-        line_cache = self._line_cache
-        for line in claim.lines:
-            code = line.procedure
-            rules = line_cache.get(code)
-            if rules is None:
-                rules = self._line_rules(code)
-            for rule in rules:
-                yield rule, rule.check, (line, claim, ctx)
-        for rule, state in self._batch:
-            yield rule, state.observe, (claim, ctx)
 
     def finish(self) -> list[Finding]:
         out: list[Finding] = []

@@ -33,12 +33,24 @@ _DATE_FORMATS = frozenset({"RD8", "D8", "D6", "DT", "TM"})
 _NOT_FOUND = object()
 _Q01 = ((1, None),)
 _MAX_TRACES = 20000
+_MAX_QUALS = 64  # element-1 values remembered per segment id and start node
 _MAX_SEEN = 2048  # values remembered per element / texts per segment node
 # Steps of a recorded walk.
 _MISS, _SEG, _LOOP, _NOTFOUND, _RESULT = range(5)
 
 # One walker error: (map node or None, segment id for the cursor, seg count, code, text).
 WalkError = tuple[Node | None, str, int, str, str]
+
+
+def _drop(counts: dict[int, int], keys: frozenset[int]) -> None:
+    """Delete `keys` from `counts`, looping over the smaller of the two: a loop is entered
+    several times a claim, and a claim loop has ~125 keys below it but ~35 counted."""
+    if len(keys) <= len(counts):
+        for k in [k for k in keys if k in counts]:
+            del counts[k]
+    else:
+        for k in keys.intersection(counts):
+            del counts[k]
 
 
 def _value(el: list[str], idx: int, sub: int | None, subterm: str) -> str | None:
@@ -73,6 +85,17 @@ def _fast_form(trace: list[tuple[int, Any]]) -> FastStep | None:
     return None
 
 
+class _ByQualifier:
+    """A node's usual next steps for one segment id, told apart by one element's value."""
+
+    __slots__ = ("by", "idx", "sub")
+
+    def __init__(self, idx: int, sub: int | None) -> None:
+        self.idx = idx
+        self.sub = sub
+        self.by: dict[str | None, FastStep] = {}
+
+
 class FastWalker:
     """pyx12's walk_tree over compiled nodes: same matching, counting and missing-segment errors."""
 
@@ -93,8 +116,7 @@ class FastWalker:
     # counters ---------------------------------------------------------------
     def _reset(self, key: int) -> None:
         counts = self.counts
-        for k in self.t.reset_keys(key).intersection(counts):
-            del counts[k]
+        _drop(counts, self.t.reset_keys(key))
 
     def _inc(self, key: int) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -149,8 +171,7 @@ class FastWalker:
         count = counts.get(lk, 0) + 1
         if count > loop.max_repeat:
             return None
-        for below in self.t.reset_keys(lk).intersection(counts):
-            del counts[below]
+        _drop(counts, self.t.reset_keys(lk))
         counts[lk] = count
         counts[k] = counts.get(k, 0) + 1
         return child
@@ -402,15 +423,19 @@ def segment_clean(
     node: Node, text: str, el: list[str], subterm: str, bad: re.Pattern[str], ext: Any
 ) -> bool:
     """True when pyx12's segment validation would report nothing (a sound, quick check)."""
+    if node.seen_sub != subterm:
+        # The same text splits otherwise with another component separator (the element
+        # separator is the text's own character after the segment id).
+        node.seen = {}
+        node.seen_sub = subterm
     seen = node.seen
-    key = text + subterm  # the same text splits otherwise with another component separator
-    got = seen.get(key)
+    got = seen.get(text)
     if got is None:
         got = _pattern_clean(node, text, el, subterm, bad, ext) or _segment_clean(
             node, el, subterm, bad, ext
         )
         if len(seen) < _MAX_SEEN:
-            seen[key] = got
+            seen[text] = got
     return got
 
 
@@ -449,7 +474,7 @@ def _pattern_clean(
             v = parts[j] if j < len(parts) else ""
         if v and not _cached_clean(spec, v, bad, ext):
             return False
-    return _tail_clean(node, el, len(el) - 1, subterm)
+    return not node.tail or _tail_clean(node, el, len(el) - 1, subterm)
 
 
 def _cached_clean(s: Elem, v: str, bad: re.Pattern[str], ext: Any) -> bool:
@@ -502,7 +527,7 @@ def _segment_clean(node: Node, el: list[str], subterm: str, bad: re.Pattern[str]
     for i in range(n, len(specs)):
         if specs[i].usage == "R":
             return False
-    return _tail_clean(node, el, n, subterm)
+    return not node.tail or _tail_clean(node, el, n, subterm)
 
 
 def _tail_clean(node: Node, el: list[str], n: int, subterm: str) -> bool:
@@ -552,6 +577,7 @@ class FastStructuralChecker(StructuralChecker):
     ) -> None:
         super().__init__(sink, context, accepted_versions)
         self._tables = mapcompile.tables(self._folder)
+        self._plain_ids = self._tables.plain_ids  # one set, filled as maps are added
         self._fast_walker = FastWalker(self._tables)
         self._walker = self._fast_walker
         self._bad = mapcompile.bad_char_re()
@@ -568,11 +594,12 @@ class FastStructuralChecker(StructuralChecker):
         r = self._reader
         ele_term = r.ele_term
         text = tok.text
+        node = self._node
         if (
-            self._skip
-            or seg_id not in self._tables.plain_ids
-            or self._cnode_of is not self._node
-            or self._node is None
+            node is None
+            or self._cnode_of is not node
+            or self._skip
+            or seg_id not in self._plain_ids
             or len(text) <= len(seg_id) + 1
             or (text[-1] == ele_term and text.rstrip(ele_term) == seg_id)
         ):
@@ -601,8 +628,37 @@ class FastStructuralChecker(StructuralChecker):
         start = self._cnode
         assert start is not None
         walker = self._fast_walker
-        key = walker.key(start, seg_id, el, subterm)
-        cn = walker.quick(key)
+        # The walk's usual step, looked up without building a key (FastWalker.quick inline).
+        cn = None
+        step = start.steps.get(seg_id)
+        if step is not None and step.__class__ is _ByQualifier:
+            step = step.by.get(_value(el, step.idx, step.sub, subterm))
+        if step is not None:
+            counts = walker.counts
+            miss, child, loop = step
+            for k in miss:
+                if k not in counts:
+                    break
+            else:
+                k = child.key
+                if loop is None:
+                    count = counts.get(k, 0) + 1
+                    if count <= child.max_repeat:
+                        counts[k] = count
+                        cn = child
+                else:
+                    lk = loop.key
+                    count = counts.get(lk, 0) + 1
+                    if count <= loop.max_repeat:
+                        _drop(counts, walker.t.reset_keys(lk))
+                        counts[lk] = count
+                        counts[k] = counts.get(k, 0) + 1
+                        cn = child
+        if cn is None:
+            key = walker.key(start, seg_id, el, subterm)
+            cn = walker.quick(key)
+            if cn is not None:
+                self._remember_step(start, seg_id, el, key)
         if cn is None:
             cn, walk_errors = walker.walk(start, seg_id, el, subterm, r.seg_count, key)
             for w_node, w_seg, w_count, w_code, w_text in walk_errors:
@@ -641,6 +697,24 @@ class FastStructuralChecker(StructuralChecker):
                 loop="2400",
             )
         self._previous = seg_id
+
+    def _remember_step(self, start: Node, seg_id: str, el: list[str], key: object) -> None:
+        """Keep a usual walk step on its start node, by segment id (and element 1 where the
+        map tells segments apart by it), for feed's lookup without a key."""
+        fast = self._fast_walker.fast.get(key)
+        if fast is None:
+            return
+        quals = self._tables.qual_pos.get(seg_id, ())
+        steps = start.steps
+        if not quals:
+            steps[seg_id] = fast
+        elif len(quals) == 1:
+            idx, sub = quals[0]
+            by_qual = steps.get(seg_id)
+            if by_qual is None:
+                by_qual = steps[seg_id] = _ByQualifier(idx, sub)
+            if len(by_qual.by) < _MAX_QUALS:
+                by_qual.by[_value(el, idx, sub, self._reader.subele_term)] = fast
 
     def _wrong_delimiter(self, tok: Token) -> bool:
         return not tok.seg_id.isalnum() and super()._wrong_delimiter(tok)

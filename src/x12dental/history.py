@@ -154,8 +154,29 @@ _UNITS: dict[Decimal, str] = {}
 _CONTENT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
 
 
+_DAYS: dict[dt.date, str] = {}  # date -> isoformat: the dates of a file are few
+
+
 def _day(value: dt.date | None) -> str:
-    return value.isoformat() if value is not None else ""
+    if value is None:
+        return ""
+    text = _DAYS.get(value)
+    if text is None:
+        if len(_DAYS) >= 4096:
+            _DAYS.clear()
+        text = _DAYS[value] = value.isoformat()
+    return text
+
+
+# What JSON (ensure_ascii) writes as itself: printable ASCII but the backslash. A text made
+# of these and of the format's own quotes is the encoder's text, character for character.
+_PLAIN = bytes(c for c in range(0x20, 0x7F) if c not in b'\\"')
+_HEAD = '["' + _CONTENT_VERSION + '","'
+_CELLS = '","'.join
+_ROWS = '"],["'.join
+
+# The last claim hashed: the duplicate rule and the history recorder both ask for it.
+_LAST_HASH: list[Any] = [None, "", ""]  # claim, patient key, digest
 
 
 def claim_content_hash(claim: m.Claim, patient: str | None = None) -> str:
@@ -172,24 +193,62 @@ def claim_content_hash(claim: m.Claim, patient: str | None = None) -> str:
     use this function, so what is flagged and what is stored agree.
     """
     key = patient if patient is not None else patient_key(claim)
-    lines = []
+    last = _LAST_HASH
+    if last[0] is claim and last[1] == key:
+        return str(last[2])
+    digest = hashlib.sha256(_content_bytes(claim, key)).hexdigest()
+    last[0], last[1], last[2] = claim, key, digest
+    return digest
+
+
+def _content_rows(claim: m.Claim) -> list[tuple[str, str, str, str, str]]:
+    """Per line: procedure, units, areas, teeth with surfaces, date of service; sorted."""
+    rows = []
     for line in claim.lines:
-        areas, teeth = line.areas, line.teeth
-        lines.append(
-            [
+        units, areas, teeth = line.units, line.areas, line.teeth
+        day = line_date(line, claim)
+        if not teeth:
+            tooth_text = ""
+        elif len(teeth) == 1:
+            tooth = teeth[0]
+            tooth_text = tooth.number + ":" + "".join(sorted(tooth.surfaces))
+        else:
+            tooth_text = ",".join(
+                sorted([t.number + ":" + "".join(sorted(t.surfaces)) for t in teeth])
+            )
+        rows.append(
+            (
                 line.procedure,
-                _units(line.units),
-                "/".join(sorted(areas)) if areas else "",
-                ",".join(sorted([t.number + ":" + "".join(sorted(t.surfaces)) for t in teeth]))
-                if teeth
-                else "",
-                _day(line_date(line, claim)),
-            ]
+                "1" if units is None else _units(units),
+                ("/".join(sorted(areas)) if len(areas) > 1 else areas[0]) if areas else "",
+                tooth_text,
+                "" if day is None else _DAYS.get(day) or _day(day),
+            )
         )
-    lines.sort()
-    payload = [_CONTENT_VERSION, key, claim.frequency, claim.predetermination, lines]
-    text = _CONTENT_ENCODER.encode(payload)
-    return hashlib.sha256(text.encode()).hexdigest()
+    rows.sort()  # tuples of str sort as the lists of str the JSON payload holds
+    return rows
+
+
+def _content_bytes(claim: m.Claim, key: str) -> bytes:
+    """The JSON text claim_content_hash hashes (compact separators, ensure_ascii), encoded.
+
+    Written out by hand: the general encoder cost more than the rest of the hash. When a
+    value would need an escape (a quote, a backslash, a control or non-ASCII character),
+    the encoder writes it instead, so the text is always exactly the encoder's."""
+    rows = _content_rows(claim)
+    frequency = claim.frequency
+    predetermination = claim.predetermination
+    if predetermination is True or predetermination is False:
+        flag = "true" if predetermination else "false"
+        lines = f'[["{_ROWS(map(_CELLS, rows))}"]]' if rows else "[]"
+        text = f'{_HEAD}{key}","{frequency}",{flag},{lines}]'
+        if text.isascii():
+            data = text.encode()
+            # What is left once the plain characters go: exactly the format's own quotes?
+            if len(data.translate(None, _PLAIN)) == 6 + 10 * len(rows):
+                return data
+    payload = [_CONTENT_VERSION, key, frequency, predetermination, [list(r) for r in rows]]
+    return _CONTENT_ENCODER.encode(payload).encode()
 
 
 # -- which claims of a checked file count as rejected --------------------------------------

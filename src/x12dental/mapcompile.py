@@ -116,8 +116,11 @@ class Node:
         "qual",
         "qual_codes",
         "seen",
+        "seen_sub",
         "special",
+        "steps",
         "syntax",
+        "tail",
         "uid",
         "usage",
         "xid",
@@ -146,9 +149,14 @@ class Node:
         self.elems: tuple[Elem, ...] = ()
         self.syntax: list[tuple[str, tuple[int, ...]]] = []
         self.seen: dict[str, bool] = {}  # segment text -> clean, filled by the checker
+        self.seen_sub = ""  # the component separator `seen` holds texts for
         # (element separator, component separator) -> segpattern.SegmentPattern
         self.patterns: dict[tuple[str, str], Any] = {}
         self.special = False  # DTP/1251 handling or ISA-style parsing: always ask pyx12
+        self.tail = False  # checks spanning elements (syntax rules, DTP's date format)
+        # The walk's usual next steps from this node, filled by faststructure: segment id ->
+        # FastStep, or (segments told apart by element 1) -> {element 1: FastStep}.
+        self.steps: dict[str, Any] = {}
 
 
 class Tables:
@@ -253,6 +261,7 @@ class Tables:
                 e.type_list = tuple(formats)
         if any(len(s[1]) < 2 for s in node.syntax):
             node.special = True
+        node.tail = bool(node.syntax) or node.xid == "DTP"
 
 
 _TABLES: dict[str, Tables] = {}

@@ -12,27 +12,47 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 import attrs
 
 from x12dental import model as m
 from x12dental.tokenizer import Delimiters, Token
+from x12dental.valueclass import fast_constructor
 
 # Amounts and dates repeat a lot across claims, and Decimal and date values are
 # immutable: parsed once, shared (bounded, so memory stays flat however large the file).
 _CACHE_LIMIT = 8192
 _DECIMALS: dict[str, Decimal | None] = {}
 _DATES: dict[str, dt.date | None] = {}
+_ONE = Decimal(1)  # SV306 absent: one unit
+
+# Built per claim: made through fast_constructor (see there), same values as m.X(...).
+_Claim = fast_constructor(m.Claim)
+_ServiceLine = fast_constructor(m.ServiceLine)
+_Party = fast_constructor(m.Party)
+_Address = fast_constructor(m.Address)
+_DateValue = fast_constructor(m.DateValue)
+_Reference = fast_constructor(m.Reference)
+_ToothInfo = fast_constructor(m.ToothInfo)
+_Attachment = fast_constructor(m.Attachment)
+_Note = fast_constructor(m.Note)
+_ToothStatus = fast_constructor(m.ToothStatus)
+_BillingProvider = fast_constructor(m.BillingProvider)
+_Subscriber = fast_constructor(m.Subscriber)
+_Patient = fast_constructor(m.Patient)
+_Payer = fast_constructor(m.Payer)
+_OtherPayer = fast_constructor(m.OtherPayer)
+_Adjustment = fast_constructor(m.Adjustment)
+_LineAdjudication = fast_constructor(m.LineAdjudication)
 
 
 def parse_decimal(raw: str) -> Decimal | None:
     """X12 R values: an optional sign, digits and an optional point; anything else is None."""
     if not raw:
         return None
-    try:
+    if raw in _DECIMALS:  # not try/except KeyError: amounts miss often, and raising costs
         return _DECIMALS[raw]
-    except KeyError:
-        pass
     value: Decimal | None
     try:
         value = Decimal(raw)
@@ -47,17 +67,22 @@ def parse_decimal(raw: str) -> Decimal | None:
     return value
 
 
+def _read_date(raw: str) -> dt.date | None:
+    """A D8 date (CCYYMMDD) or None."""
+    if len(raw) == 8 and raw.isdigit():
+        try:
+            return dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:]))
+        except ValueError:
+            return None
+    return None
+
+
 def parse_date(raw: str) -> dt.date | None:
     try:
         return _DATES[raw]
     except KeyError:
         pass
-    day: dt.date | None = None
-    if len(raw) == 8 and raw.isdigit():
-        try:
-            day = dt.date(int(raw[:4]), int(raw[4:6]), int(raw[6:8]))
-        except ValueError:
-            day = None
+    day = _read_date(raw)
     if len(_DATES) >= _CACHE_LIMIT:
         _DATES.clear()
     _DATES[raw] = day
@@ -67,9 +92,18 @@ def parse_date(raw: str) -> dt.date | None:
 def make_date(qualifier: str, fmt: str, raw: str, where: m.Where) -> m.DateValue:
     if fmt == "RD8" and "-" in raw:
         first, _, last = raw.partition("-")
-        return m.DateValue(qualifier, fmt, raw, parse_date(first), parse_date(last), where)
+        return _DateValue(qualifier, fmt, raw, parse_date(first), parse_date(last), where)
     day = parse_date(raw)
-    return m.DateValue(qualifier, fmt, raw, day, day, where)
+    return _DateValue(qualifier, fmt, raw, day, day, where)
+
+
+def _birth_date(fmt: str, raw: str, where: m.Where) -> m.DateValue:
+    """A DMG date, read as make_date does but past the memo: birth dates hardly repeat
+    within a file, and a miss costs more than reading the date."""
+    if fmt == "RD8" and "-" in raw:
+        return make_date("DOB", fmt, raw, where)
+    day = _read_date(raw)
+    return _DateValue("DOB", fmt, raw, day, day, where)
 
 
 _ENVELOPE_IDS = frozenset(("ISA", "GS", "GE", "IEA"))
@@ -77,15 +111,32 @@ _POSITION_IDS = _ENVELOPE_IDS | {"ST"}  # segments that set the position from ST
 # m.Where is a NamedTuple: tuple.__new__ makes one without the Python-level __new__ call.
 _Where = m.Where
 _where: Callable[[type[m.Where], tuple[str, int | None, int | None]], m.Where] = tuple.__new__
-# Handlers read elements by index: lists are padded with "" up to this many elements
-# (X12 drops trailing empty elements; the highest element read is CLM20).
-_PADDED = 20
+# Handlers read element i as el[i] (el[0] is the segment id, left in place rather than
+# deleted); lists are padded with "" up to el[20], since X12 drops trailing empty elements
+# and the highest element read is CLM20.
+_PADDED = 21
 _PAD: tuple[list[str], ...] = tuple([""] * (_PADDED - n) for n in range(_PADDED))
 
 
 def _get(el: list[str], i: int) -> str:
-    """Element i (1-based), '' when absent: X12 drops trailing empty elements."""
-    return el[i - 1] if len(el) >= i else ""
+    """Element i of a split segment (el[0] is the id), '' when absent."""
+    return el[i] if len(el) > i else ""
+
+
+_T = TypeVar("_T")
+
+
+def _added(items: list[_T] | None, item: _T) -> list[_T]:
+    """`items` with `item` appended, made on first use (a builder's rarely used lists)."""
+    if items is None:
+        return [item]
+    items.append(item)
+    return items
+
+
+def _components(value: str, c: str) -> tuple[str, ...]:
+    """The non-empty components of a composite element ('' is the usual, empty answer)."""
+    return tuple(filter(None, value.split(c))) if value else ()
 
 
 @attrs.define
@@ -98,35 +149,41 @@ class _PartyBuilder:
     id: str
     where: m.Where
     address_line: str = ""
-    address_where: m.Where | None = None
     city: str = ""
     state: str = ""
     zip: str = ""
     country: str = ""
     n4_where: m.Where | None = None
     taxonomy: str | None = None
-    references: list[m.Reference] = attrs.field(factory=list)
+    references: list[m.Reference] | None = None  # lists made on first use: most stay empty
     birth_date: m.DateValue | None = None
     gender: str = ""
+    # The Party built from what was read so far; a segment that adds to the party clears
+    # it. The billing provider is the same for every claim under its HL, and subscriber
+    # and payer for every claim of the subscriber: built once, shared by those claims.
+    built: m.Party | None = None
 
     def build(self) -> m.Party:
-        address = None
-        if self.n4_where is not None:
-            address = m.Address(
-                self.address_line, self.city, self.state, self.zip, self.country, self.n4_where
+        party = self.built
+        if party is None:
+            address = None
+            if self.n4_where is not None:
+                address = _Address(
+                    self.address_line, self.city, self.state, self.zip, self.country, self.n4_where
+                )
+            party = self.built = _Party(
+                self.entity,
+                self.entity_type,
+                self.last_or_org,
+                self.first,
+                self.id_qualifier,
+                self.id,
+                self.where,
+                address,
+                self.taxonomy,
+                tuple(self.references) if self.references else (),
             )
-        return m.Party(
-            self.entity,
-            self.entity_type,
-            self.last_or_org,
-            self.first,
-            self.id_qualifier,
-            self.id,
-            self.where,
-            address,
-            self.taxonomy,
-            tuple(self.references),
-        )
+        return party
 
 
 @attrs.define
@@ -143,33 +200,34 @@ class _LineBuilder:
     units_raw: str = ""
     pointers: tuple[str, ...] = ()
     service_where: m.Where | None = None
-    teeth: list[m.ToothInfo] = attrs.field(factory=list)
     dates: list[m.DateValue] = attrs.field(factory=list)
-    references: list[m.Reference] = attrs.field(factory=list)
-    adjudications: list[m.LineAdjudication] = attrs.field(factory=list)
+    teeth: list[m.ToothInfo] | None = None  # lists made on first use: most stay empty
+    references: list[m.Reference] | None = None
+    adjudications: list[m.LineAdjudication] | None = None
     rendering: _PartyBuilder | None = None
 
     def build(self) -> m.ServiceLine:
-        return m.ServiceLine(
-            number=self.number,
-            procedure_qualifier=self.procedure_qualifier,
-            procedure=self.procedure,
-            modifiers=self.modifiers,
-            charge=parse_decimal(self.charge_raw),
-            charge_raw=self.charge_raw,
-            place_of_service=self.place_of_service,
-            areas=self.areas,
-            prosthesis=self.prosthesis,
-            units=parse_decimal(self.units_raw) if self.units_raw else Decimal(1),
-            units_raw=self.units_raw,
-            diagnosis_pointers=self.pointers,
-            teeth=tuple(self.teeth),
-            dates=tuple(self.dates),
-            references=tuple(self.references),
-            adjudications=tuple(self.adjudications),
-            rendering=self.rendering.build() if self.rendering else None,
-            where=self.where,
-            service_where=self.service_where,
+        units_raw = self.units_raw
+        return _ServiceLine(  # positional, in field order: cheaper than 19 keywords
+            self.number,
+            self.procedure_qualifier,
+            self.procedure,
+            self.modifiers,
+            parse_decimal(self.charge_raw),
+            self.charge_raw,
+            self.place_of_service,
+            self.areas,
+            self.prosthesis,
+            parse_decimal(units_raw) if units_raw else _ONE,
+            units_raw,
+            self.pointers,
+            tuple(self.teeth) if self.teeth else (),
+            tuple(self.dates),
+            tuple(self.references) if self.references else (),
+            tuple(self.adjudications) if self.adjudications else (),
+            self.rendering.build() if self.rendering else None,
+            self.where,
+            self.service_where,
         )
 
 
@@ -183,32 +241,12 @@ class _CobBuilder:
     payer: _PartyBuilder | None = None
 
     def build(self) -> m.OtherPayer:
-        return m.OtherPayer(
+        return _OtherPayer(
             self.responsibility,
             self.relationship,
             self.paid_amount,
             tuple(self.adjustments),
             self.payer.build() if self.payer else None,
-            self.where,
-        )
-
-
-@attrs.define
-class _AdjBuilder:
-    payer_id: str
-    paid_amount: Decimal | None
-    procedure: str
-    paid_units: Decimal | None
-    where: m.Where
-    adjustments: list[m.Adjustment] = attrs.field(factory=list)
-
-    def build(self) -> m.LineAdjudication:
-        return m.LineAdjudication(
-            self.payer_id,
-            self.paid_amount,
-            self.procedure,
-            self.paid_units,
-            tuple(self.adjustments),
             self.where,
         )
 
@@ -225,11 +263,11 @@ class _ClaimBuilder:
     payer: m.Payer | None
     transaction_date: dt.date | None
     dates: list[m.DateValue] = attrs.field(factory=list)
-    references: list[m.Reference] = attrs.field(factory=list)
-    notes: list[m.Note] = attrs.field(factory=list)
-    attachments: list[m.Attachment] = attrs.field(factory=list)
-    diagnoses: list[tuple[str, str]] = attrs.field(factory=list)
-    tooth_status: list[m.ToothStatus] = attrs.field(factory=list)
+    references: list[m.Reference] | None = None  # lists made on first use: most stay empty
+    notes: list[m.Note] | None = None
+    attachments: list[m.Attachment] | None = None
+    diagnoses: list[tuple[str, str]] | None = None
+    tooth_status: list[m.ToothStatus] | None = None
     ortho: tuple[str, ...] = ()
     patient_paid: Decimal | None = None
     rendering: _PartyBuilder | None = None
@@ -239,44 +277,44 @@ class _ClaimBuilder:
 
     def build(self, end_position: int | None) -> m.Claim:
         el, c = self.elements, self.component
-        clm05 = el[4].split(c)
-        clm11 = tuple(filter(None, el[10].split(c)))
-        total_raw = el[1]
-        return m.Claim(
-            claim_id=el[0],
-            total_charge=parse_decimal(total_raw),
-            total_charge_raw=total_raw,
-            place_of_service=clm05[0] if clm05 else "",
-            claim_form=clm05[1] if len(clm05) > 1 else "",
-            frequency=clm05[2] if len(clm05) > 2 else "",
-            provider_signature=el[5],
-            assignment=el[6],
-            benefits_assignment=el[7],
-            release_of_information=el[8],
-            related_causes=clm11,
-            special_program=el[11],
-            predetermination=el[18] == "PB",
-            delay_reason=el[19],
-            dates=tuple(self.dates),
-            references=tuple(self.references),
-            notes=tuple(self.notes),
-            attachments=tuple(self.attachments),
-            diagnoses=tuple(self.diagnoses),
-            tooth_status=tuple(self.tooth_status),
-            ortho_months=self.ortho,
-            patient_paid=self.patient_paid,
-            rendering=self.rendering.build() if self.rendering else None,
-            service_facility=self.facility.build() if self.facility else None,
-            other_payers=tuple(b.build() for b in self.cob),
-            lines=tuple(b.build() for b in self.lines),
-            billing_provider=self.billing,
-            subscriber=self.subscriber,
-            patient=self.patient,
-            payer=self.payer,
-            envelope=self.envelope,
-            transaction_date=self.transaction_date,
-            where=self.where,
-            end_position=end_position,
+        clm05 = el[5].split(c)
+        total_raw = el[2]
+        cob = self.cob
+        return _Claim(  # positional, in field order: cheaper than 34 keywords
+            el[1],  # claim_id
+            parse_decimal(total_raw),
+            total_raw,
+            clm05[0],  # place_of_service (split always gives at least one part)
+            clm05[1] if len(clm05) > 1 else "",  # claim_form
+            clm05[2] if len(clm05) > 2 else "",  # frequency
+            el[6],  # provider_signature
+            el[7],  # assignment
+            el[8],  # benefits_assignment
+            el[9],  # release_of_information
+            _components(el[11], c),  # related_causes
+            el[12],  # special_program
+            el[19] == "PB",  # predetermination
+            el[20],  # delay_reason
+            tuple(self.dates),
+            tuple(self.references) if self.references else (),
+            tuple(self.notes) if self.notes else (),
+            tuple(self.attachments) if self.attachments else (),
+            tuple(self.diagnoses) if self.diagnoses else (),
+            tuple(self.tooth_status) if self.tooth_status else (),
+            self.ortho,
+            self.patient_paid,
+            self.rendering.build() if self.rendering else None,
+            self.facility.build() if self.facility else None,  # service_facility
+            tuple([b.build() for b in cob]) if cob else (),  # other_payers
+            tuple([b.build() for b in self.lines]),
+            self.billing,
+            self.subscriber,
+            self.patient,
+            self.payer,
+            self.envelope,
+            self.transaction_date,
+            self.where,
+            end_position,
         )
 
 
@@ -285,10 +323,89 @@ TransactionSink = Callable[[m.Transaction], None]
 
 # Where inside a claim the last segment was: decides what a REF, DTP, NM1 or CAS belongs to.
 _CLAIM, _CLAIM_PARTY, _COB, _COB_PARTY, _LINE, _LINE_PARTY, _LINE_ADJ = range(7)
+_IN_COB = frozenset((_COB, _COB_PARTY))
+_IN_LINE = frozenset((_LINE, _LINE_PARTY, _LINE_ADJ))
+_IN_PARTY = frozenset((_CLAIM_PARTY, _COB_PARTY, _LINE_PARTY))
+
+
+def _person(p: _PartyBuilder | None) -> tuple[m.Party | None, m.DateValue | None, str]:
+    """A subscriber's or patient's name, birth date and gender as read so far."""
+    if p is None:
+        return None, None, ""
+    return p.build(), p.birth_date, p.gender
+
+
+def _same_person(
+    built: m.Subscriber | m.Patient | None,
+    same_fields: bool,
+    party: m.Party | None,
+    birth: m.DateValue | None,
+    gender: str,
+) -> bool:
+    """Whether the object built for an earlier claim still stands (then it is shared)."""
+    return (
+        built is not None
+        and same_fields
+        and built.party is party
+        and built.birth_date is birth
+        and built.gender is gender
+    )
 
 
 class ModelBuilder:
     """Feed tokens in file order; claims and transactions come out through the sinks."""
+
+    # Slots: the handlers read and write these for every segment, and an instance with
+    # this many attributes in a __dict__ is past what CPython keeps in its fast layout.
+    __slots__ = (
+        "_area",
+        "_bht",
+        "_billing",
+        "_billing_hl",
+        "_billing_party",
+        "_billing_taxonomy",
+        "_claim",
+        "_current_delimiters",
+        "_delimiters",
+        "_group_transactions",
+        "_gs",
+        "_gs_where",
+        "_hl_changed",
+        "_isa",
+        "_isa_where",
+        "_on_claim",
+        "_on_group",
+        "_on_interchange",
+        "_on_transaction",
+        "_party",
+        "_pat_fields",
+        "_pat_from",
+        "_pat_party",
+        "_patient",
+        "_payer",
+        "_payer_party",
+        "_receiver",
+        "_st",
+        "_st_where",
+        "_sub_fields",
+        "_sub_from",
+        "_sub_party",
+        "_submitter",
+        "_subscriber",
+        "_transaction_date",
+        "_tx_claims",
+        "_tx_lines",
+        "claim_id",
+        "claims",
+        "envelope",
+        "groups",
+        "interchanges",
+        "line_number",
+        "position",
+        "procedure",
+        "service_lines",
+        "transactions",
+    )
 
     def __init__(
         self,
@@ -331,15 +448,18 @@ class ModelBuilder:
         self._sub_fields: tuple[str, list[str], m.Where] | None = None
         self._sub_party: _PartyBuilder | None = None
         self._subscriber: m.Subscriber | None = None
+        self._sub_from: tuple[str, list[str], m.Where] | None = None
         self._pat_fields: tuple[str, list[str], m.Where] | None = None
         self._pat_party: _PartyBuilder | None = None
         self._patient: m.Patient | None = None
+        self._pat_from: tuple[str, list[str], m.Where] | None = None
         self._payer_party: _PartyBuilder | None = None
         self._payer: m.Payer | None = None
         self._party: _PartyBuilder | None = None
         self._claim: _ClaimBuilder | None = None
         self._area = _CLAIM
         self._bht: list[str] = []
+        self._transaction_date: dt.date | None = None
         self._submitter: _PartyBuilder | None = None
         self._receiver: _PartyBuilder | None = None
         self._tx_claims = 0
@@ -351,41 +471,43 @@ class ModelBuilder:
     # -- flushing ---------------------------------------------------------------
 
     def _close_hl_parties(self) -> None:
-        """Freeze the provider/subscriber/patient read so far; claims point at frozen values."""
+        """Freeze the provider/subscriber/patient read so far; claims point at frozen values.
+
+        A value already frozen is kept when nothing it was made from was replaced since (each
+        input compared by identity, so an equal value is all a reuse can give): claims under
+        one billing provider or subscriber share one object instead of each making a copy.
+        """
         if self._billing_hl is not None:
             hl_id, where = self._billing_hl
-            self._billing = m.BillingProvider(
-                hl_id,
-                self._billing_party.build() if self._billing_party else None,
-                self._billing_taxonomy,
-                where,
-            )
-        if self._sub_fields is not None:
-            hl_id, sbr, where = self._sub_fields
-            p = self._sub_party
-            self._subscriber = m.Subscriber(
-                hl_id,
-                _get(sbr, 1),
-                _get(sbr, 2),
-                _get(sbr, 3),
-                p.build() if p else None,
-                p.birth_date if p else None,
-                p.gender if p else "",
-                where,
-            )
+            party = self._billing_party.build() if self._billing_party else None
+            billing = self._billing
+            if (
+                billing is None
+                or billing.where is not where
+                or billing.party is not party
+                or billing.taxonomy is not self._billing_taxonomy
+            ):
+                self._billing = _BillingProvider(hl_id, party, self._billing_taxonomy, where)
+        fields = self._sub_fields
+        if fields is not None:
+            party, birth, gender = _person(self._sub_party)
+            if not _same_person(self._subscriber, self._sub_from is fields, party, birth, gender):
+                hl_id, sbr, where = fields
+                self._subscriber = _Subscriber(
+                    hl_id, _get(sbr, 1), _get(sbr, 2), _get(sbr, 3), party, birth, gender, where
+                )
+                self._sub_from = fields
         if self._payer_party is not None:
-            self._payer = m.Payer(self._payer_party.build())
-        if self._pat_fields is not None:
-            hl_id, pat, where = self._pat_fields
-            p = self._pat_party
-            self._patient = m.Patient(
-                hl_id,
-                _get(pat, 1),
-                p.build() if p else None,
-                p.birth_date if p else None,
-                p.gender if p else "",
-                where,
-            )
+            party = self._payer_party.build()
+            if self._payer is None or self._payer.party is not party:
+                self._payer = _Payer(party)
+        fields = self._pat_fields
+        if fields is not None:
+            party, birth, gender = _person(self._pat_party)
+            if not _same_person(self._patient, self._pat_from is fields, party, birth, gender):
+                hl_id, pat_el, where = fields
+                self._patient = _Patient(hl_id, _get(pat_el, 1), party, birth, gender, where)
+                self._pat_from = fields
 
     def _flush_claim(self, end_position: int | None) -> None:
         claim = self._claim
@@ -398,8 +520,9 @@ class ModelBuilder:
         built = claim.build(end_position)
         self.claims += 1
         self._tx_claims += 1
-        self.service_lines += len(built.lines)
-        self._tx_lines += len(built.lines)
+        lines = len(built.lines)
+        self.service_lines += lines
+        self._tx_lines += lines
         self._on_claim(built)
 
     def finish(self) -> None:
@@ -420,16 +543,15 @@ class ModelBuilder:
             position = 1
         elif seg in _ENVELOPE_IDS:
             position = None
+            self._current_delimiters = tok.delimiters  # an ISA keeps them for its TA1/999
         self.position = position
-        delimiters = tok.delimiters
-        self._current_delimiters = delimiters
         handler = _HANDLERS.get(seg)
         if handler is not None:
+            delimiters = tok.delimiters
             el = tok.text.split(delimiters.element)
-            # Element i is el[i - 1] in the handlers: padded so absent trailing elements read "".
-            del el[0]
-            if len(el) < _PADDED:
-                el += _PAD[len(el)]
+            n = len(el)
+            if n < _PADDED:
+                el += _PAD[n]
             handler(self, el, _where(_Where, (seg, position, tok.line)), delimiters.component)
 
     # envelope
@@ -441,7 +563,7 @@ class ModelBuilder:
         self._close_interchange(None)
         self._isa, self._isa_where = el, where
         self._delimiters = self._current_delimiters
-        self.envelope = m.Envelope(el[12].strip() or None)
+        self.envelope = m.Envelope(el[13].strip() or None)
         self.interchanges += 1
 
     def _h_iea(self, el: list[str], where: m.Where, c: str) -> None:
@@ -486,7 +608,7 @@ class ModelBuilder:
         self._close_group(None)
         self._gs, self._gs_where = el, where
         self._group_transactions = []
-        self.envelope = m.Envelope(self.envelope.interchange_control, el[5] or None)
+        self.envelope = m.Envelope(self.envelope.interchange_control, el[6] or None)
         self.groups += 1
 
     def _h_ge(self, el: list[str], where: m.Where, c: str) -> None:
@@ -521,13 +643,14 @@ class ModelBuilder:
         self._reset_transaction()
         self._st, self._st_where = el, where
         self.envelope = m.Envelope(
-            self.envelope.interchange_control, self.envelope.group_control, el[1] or None
+            self.envelope.interchange_control, self.envelope.group_control, el[2] or None
         )
-        self._group_transactions.append(el[1])
+        self._group_transactions.append(el[2])
         self.transactions += 1
 
     def _h_bht(self, el: list[str], where: m.Where, c: str) -> None:
         self._bht = el
+        self._transaction_date = parse_date(el[4])
 
     def _h_se(self, el: list[str], where: m.Where, c: str) -> None:
         self._flush_claim(self.position)
@@ -547,7 +670,7 @@ class ModelBuilder:
                 _get(st, 3),
                 _get(b, 2),
                 _get(b, 6),
-                parse_date(_get(b, 4)),
+                self._transaction_date,
                 self._tx_claims,
                 self._tx_lines,
                 self.envelope,
@@ -564,25 +687,25 @@ class ModelBuilder:
     def _h_hl(self, el: list[str], where: m.Where, c: str) -> None:
         self._flush_claim(self.position)
         self._party = None
-        level = el[2]
+        level = el[3]
         if level == "20":
-            self._billing_hl = (el[0], where)
+            self._billing_hl = (el[1], where)
             self._billing_party, self._billing_taxonomy, self._billing = None, None, None
             self._sub_fields, self._sub_party, self._subscriber = None, None, None
             self._payer_party, self._payer = None, None
             self._pat_fields, self._pat_party, self._patient = None, None, None
         elif level == "22":
-            self._sub_fields = (el[0], [], where)
+            self._sub_fields = (el[1], [], where)
             self._sub_party, self._subscriber = None, None
             self._payer_party, self._payer = None, None
             self._pat_fields, self._pat_party, self._patient = None, None, None
         elif level == "23":
-            self._pat_fields = (el[0], [], where)
+            self._pat_fields = (el[1], [], where)
             self._pat_party, self._patient = None, None
 
     def _h_sbr(self, el: list[str], where: m.Where, c: str) -> None:
         if self._claim is not None:
-            self._claim.cob.append(_CobBuilder(el[0], el[1], where))
+            self._claim.cob.append(_CobBuilder(el[1], el[2], where))
             self._area = _COB
             self._party = None
         elif self._sub_fields is not None:
@@ -594,14 +717,16 @@ class ModelBuilder:
             self._pat_fields = (self._pat_fields[0], el, self._pat_fields[2])
 
     def _h_prv(self, el: list[str], where: m.Where, c: str) -> None:
-        if self._party is not None:
-            self._party.taxonomy = el[2]
-        elif self._claim is None and self._billing_hl is not None and el[0] == "BI":
-            self._billing_taxonomy = el[2]
+        party = self._party
+        if party is not None:
+            party.taxonomy = el[3]
+            party.built = None
+        elif self._claim is None and self._billing_hl is not None and el[1] == "BI":
+            self._billing_taxonomy = el[3]
 
     def _h_nm1(self, el: list[str], where: m.Where, c: str) -> None:
-        entity = el[0]
-        party = _PartyBuilder(entity, el[1], el[2], el[3], el[7], el[8], where)
+        entity = el[1]
+        party = _PartyBuilder(entity, el[2], el[3], el[4], el[8], el[9], where)
         self._party = party
         claim = self._claim
         if claim is None:
@@ -618,11 +743,12 @@ class ModelBuilder:
             elif entity == "QC":
                 self._pat_party = party
             return
-        if self._area in (_COB, _COB_PARTY):
+        area = self._area
+        if area in _IN_COB:
             self._area = _COB_PARTY
             if entity == "PR" and claim.cob:
                 claim.cob[-1].payer = party
-        elif self._area in (_LINE, _LINE_PARTY, _LINE_ADJ) and claim.lines:
+        elif area in _IN_LINE and claim.lines:
             self._area = _LINE_PARTY
             if entity == "82":
                 claim.lines[-1].rendering = party
@@ -634,31 +760,38 @@ class ModelBuilder:
                 claim.facility = party
 
     def _h_n3(self, el: list[str], where: m.Where, c: str) -> None:
-        if self._party is not None:
-            self._party.address_line = el[0]
-            self._party.address_where = where
+        party = self._party
+        if party is not None:
+            party.address_line = el[1]
+            party.built = None
 
     def _h_n4(self, el: list[str], where: m.Where, c: str) -> None:
-        p = self._party
-        if p is not None:
-            p.city, p.state, p.zip, p.country = el[0], el[1], el[2], el[3]
-            p.n4_where = where
+        party = self._party
+        if party is not None:
+            party.city, party.state, party.zip, party.country = el[1], el[2], el[3], el[4]
+            party.n4_where = where
+            party.built = None
 
     def _h_dmg(self, el: list[str], where: m.Where, c: str) -> None:
-        if self._party is not None:
-            self._party.birth_date = make_date("DOB", el[0], el[1], where)
-            self._party.gender = el[2]
+        party = self._party
+        if party is not None:  # birth date and gender are the subscriber's or patient's
+            party.birth_date = _birth_date(el[1], el[2], where)
+            party.gender = el[3]
 
     def _h_ref(self, el: list[str], where: m.Where, c: str) -> None:
-        ref = m.Reference(el[0], el[1], where)
+        ref = _Reference(el[1], el[2], where)
         claim = self._claim
-        if claim is None or self._area in (_CLAIM_PARTY, _COB_PARTY, _LINE_PARTY):
-            if self._party is not None:
-                self._party.references.append(ref)
-        elif self._area == _LINE and claim.lines:
-            claim.lines[-1].references.append(ref)
-        elif self._area == _CLAIM:
-            claim.references.append(ref)
+        area = self._area
+        if claim is None or area in _IN_PARTY:
+            party = self._party
+            if party is not None:
+                party.references = _added(party.references, ref)
+                party.built = None
+        elif area == _LINE and claim.lines:
+            line = claim.lines[-1]
+            line.references = _added(line.references, ref)
+        elif area == _CLAIM:
+            claim.references = _added(claim.references, ref)
 
     def _h_clm(self, el: list[str], where: m.Where, c: str) -> None:
         # CLM right after the previous claim (no HL, ST... closed it in between): the
@@ -670,7 +803,6 @@ class ModelBuilder:
         self._hl_changed = False
         self._party = None
         self._area = _CLAIM
-        patient = self._patient if self._pat_fields is not None else None
         self._claim = _ClaimBuilder(
             el,
             c,
@@ -678,67 +810,82 @@ class ModelBuilder:
             self.envelope,
             self._billing,
             self._subscriber,
-            patient,
+            self._patient if self._pat_fields is not None else None,
             self._payer,
-            parse_date(_get(self._bht, 4)),
+            self._transaction_date,
         )
-        self.claim_id = el[0]
+        self.claim_id = el[1]
 
     def _h_dtp(self, el: list[str], where: m.Where, c: str) -> None:
         claim = self._claim
         if claim is None:
             return
-        date = make_date(el[0], el[1], el[2], where)
-        if self._area == _CLAIM:
-            claim.dates.append(date)
-        elif self._area == _LINE and claim.lines:
-            claim.lines[-1].dates.append(date)
+        area = self._area
+        if area == _CLAIM:
+            dates = claim.dates
+        elif area == _LINE and claim.lines:
+            dates = claim.lines[-1].dates
+        else:
+            return
+        qualifier, fmt, raw = el[1], el[2], el[3]
+        if fmt == "D8" and raw in _DATES:  # the usual DTP: make_date's answer, two calls less
+            day = _DATES[raw]
+            dates.append(_DateValue(qualifier, fmt, raw, day, day, where))
+        else:
+            dates.append(make_date(qualifier, fmt, raw, where))
 
     def _h_dn1(self, el: list[str], where: m.Where, c: str) -> None:
         if self._claim is not None:
-            self._claim.ortho = (el[0], el[1])
+            self._claim.ortho = (el[1], el[2])
 
     def _h_dn2(self, el: list[str], where: m.Where, c: str) -> None:
         if self._claim is not None:
-            self._claim.tooth_status.append(m.ToothStatus(el[0], el[1], where))
+            claim = self._claim
+            claim.tooth_status = _added(claim.tooth_status, _ToothStatus(el[1], el[2], where))
 
     def _h_pwk(self, el: list[str], where: m.Where, c: str) -> None:
         if self._claim is not None:
-            self._claim.attachments.append(m.Attachment(el[0], el[1], el[4], el[5], where))
+            claim = self._claim
+            claim.attachments = _added(
+                claim.attachments, _Attachment(el[1], el[2], el[5], el[6], where)
+            )
 
     def _h_amt(self, el: list[str], where: m.Where, c: str) -> None:
         claim = self._claim
         if claim is None:
             return
-        amount = parse_decimal(el[1])
-        if self._area == _CLAIM and el[0] == "F5":
+        amount = parse_decimal(el[2])
+        if self._area == _CLAIM and el[1] == "F5":
             claim.patient_paid = amount
-        elif self._area in (_COB, _COB_PARTY) and el[0] == "D" and claim.cob:
+        elif self._area in _IN_COB and el[1] == "D" and claim.cob:
             claim.cob[-1].paid_amount = amount
 
     def _h_nte(self, el: list[str], where: m.Where, c: str) -> None:
         if self._claim is not None:
-            self._claim.notes.append(m.Note(el[0], el[1], where))
+            claim = self._claim
+            claim.notes = _added(claim.notes, _Note(el[1], el[2], where))
 
     def _h_hi(self, el: list[str], where: m.Where, c: str) -> None:
-        if self._claim is not None:
-            for comp in el:
+        claim = self._claim
+        if claim is not None:
+            for comp in el[1:]:
                 parts = comp.split(c)
                 if parts and parts[0]:
-                    self._claim.diagnoses.append((parts[0], parts[1] if len(parts) > 1 else ""))
+                    code = (parts[0], parts[1] if len(parts) > 1 else "")
+                    claim.diagnoses = _added(claim.diagnoses, code)
 
     def _h_cas(self, el: list[str], where: m.Where, c: str) -> None:
         claim = self._claim
         if claim is None:
             return
-        reasons = tuple(el[i - 1] for i in (2, 5, 8, 11, 14, 17) if el[i - 1])
-        amounts = tuple(parse_decimal(el[i - 1]) for i in (3, 6, 9, 12, 15, 18) if el[i - 1])
-        adj = m.Adjustment(el[0], reasons, amounts, where)
-        if self._area == _LINE_ADJ and claim.lines and claim.lines[-1].adjudications:
-            line = claim.lines[-1]
-            last = line.adjudications[-1]
-            line.adjudications[-1] = attrs.evolve(last, adjustments=(*last.adjustments, adj))
-        elif self._area in (_COB, _COB_PARTY) and claim.cob:
+        reasons = tuple(el[i] for i in (2, 5, 8, 11, 14, 17) if el[i])
+        amounts = tuple(parse_decimal(el[i]) for i in (3, 6, 9, 12, 15, 18) if el[i])
+        adj = _Adjustment(el[1], reasons, amounts, where)
+        adjudications = claim.lines[-1].adjudications if claim.lines else None
+        if self._area == _LINE_ADJ and adjudications:
+            last = adjudications[-1]
+            adjudications[-1] = attrs.evolve(last, adjustments=(*last.adjustments, adj))
+        elif self._area in _IN_COB and claim.cob:
             claim.cob[-1].adjustments.append(adj)
 
     def _h_lx(self, el: list[str], where: m.Where, c: str) -> None:
@@ -747,8 +894,8 @@ class ModelBuilder:
             return
         self._area = _LINE
         self._party = None
-        claim.lines.append(_LineBuilder(el[0], where))
-        self.line_number = el[0]
+        claim.lines.append(_LineBuilder(el[1], where))
+        self.line_number = el[1]
         self.procedure = None
 
     def _h_sv3(self, el: list[str], where: m.Where, c: str) -> None:
@@ -756,16 +903,17 @@ class ModelBuilder:
         if claim is None or not claim.lines:
             return
         line = claim.lines[-1]
-        proc = el[0].split(c)
+        proc = el[1].split(c)
         line.procedure_qualifier = proc[0]
         line.procedure = proc[1] if len(proc) > 1 else ""
-        line.modifiers = tuple(filter(None, proc[2:6]))
-        line.charge_raw = el[1]
-        line.place_of_service = el[2]
-        line.areas = tuple(filter(None, el[3].split(c)))
-        line.prosthesis = el[4]
-        line.units_raw = el[5]
-        line.pointers = tuple(filter(None, el[10].split(c)))
+        line.modifiers = tuple(filter(None, proc[2:6])) if len(proc) > 2 else ()
+        line.charge_raw = el[2]
+        line.place_of_service = el[3]
+        areas, pointers = el[4], el[11]  # composites, mostly empty: _components inlined
+        line.areas = tuple(filter(None, areas.split(c))) if areas else ()
+        line.prosthesis = el[5]
+        line.units_raw = el[6]
+        line.pointers = tuple(filter(None, pointers.split(c))) if pointers else ()
         line.service_where = where
         self.procedure = line.procedure or None
 
@@ -773,23 +921,26 @@ class ModelBuilder:
         claim = self._claim
         if claim is None or not claim.lines:
             return
-        surfaces = tuple(filter(None, el[2].split(c)))
-        claim.lines[-1].teeth.append(m.ToothInfo(el[0], el[1], surfaces, where))
+        line = claim.lines[-1]
+        line.teeth = _added(line.teeth, _ToothInfo(el[1], el[2], _components(el[3], c), where))
 
     def _h_svd(self, el: list[str], where: m.Where, c: str) -> None:
         claim = self._claim
         if claim is None or not claim.lines:
             return
         self._area = _LINE_ADJ
-        proc = el[2].split(c)
-        claim.lines[-1].adjudications.append(
-            _AdjBuilder(
-                el[0],
-                parse_decimal(el[1]),
+        proc = el[3].split(c)
+        line = claim.lines[-1]
+        line.adjudications = _added(
+            line.adjudications,
+            _LineAdjudication(
+                el[1],
+                parse_decimal(el[2]),
                 proc[1] if len(proc) > 1 else "",
-                parse_decimal(el[4]),
+                parse_decimal(el[5]),
+                (),
                 where,
-            ).build()
+            ),
         )
 
 

@@ -4,6 +4,10 @@ Frozen attrs values, built once per claim by `x12dental.mapper` and never
 mutated afterwards, so rules can share them freely. Every object keeps `where`
 (the segment that carried it) so any finding about it can be located in the
 file and in a 999 (segment position from ST).
+
+The classes take no weak references (`weakref_slot=False`): nothing needs them,
+and without that slot `valueclass.fast_constructor` can build their instances for the mapper.
+Their repr, == and hash are `valueclass.value_methods`', not generated per class by attrs.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from decimal import Decimal
 from typing import NamedTuple
 
 import attrs
+
+from x12dental.valueclass import value_methods
 
 
 class Where(NamedTuple):
@@ -27,7 +33,8 @@ class Where(NamedTuple):
     file_line: int | None
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Envelope:
     """The control numbers a finding or an acknowledgment must quote."""
 
@@ -36,7 +43,8 @@ class Envelope:
     transaction_control: str | None = None
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class DateValue:
     """A DTP (or DMG) date: D8 single date or RD8 range; start/end are None when unparseable."""
 
@@ -48,7 +56,8 @@ class DateValue:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Reference:
     """A REF segment: qualifier (REF01, e.g. G1 prior authorization) and value."""
 
@@ -57,7 +66,8 @@ class Reference:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Note:
     """An NTE narrative (2300 NTE*ADD)."""
 
@@ -66,7 +76,8 @@ class Note:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Attachment:
     """A PWK attachment: report type (PWK01), transmission (PWK02) and control number."""
 
@@ -77,7 +88,8 @@ class Attachment:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class ToothInfo:
     """A TOO segment: tooth number in the JP system and its surfaces."""
 
@@ -87,7 +99,8 @@ class ToothInfo:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class ToothStatus:
     """A DN2 segment: a tooth reported missing (M) or to be extracted (E)."""
 
@@ -96,7 +109,8 @@ class ToothStatus:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Address:
     line1: str
     city: str
@@ -106,7 +120,8 @@ class Address:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Party:
     """An NM1 entity: provider, payer, subscriber or patient name and identifier."""
 
@@ -122,7 +137,8 @@ class Party:
     references: tuple[Reference, ...] = ()
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class BillingProvider:
     """Loop 2000A/2010AA: who bills; its NPI and tax id are what payers match on."""
 
@@ -132,7 +148,8 @@ class BillingProvider:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Subscriber:
     """Loop 2000B/2010BA: the insured member."""
 
@@ -146,7 +163,8 @@ class Subscriber:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Patient:
     """Loop 2000C/2010CA: the patient when not the subscriber."""
 
@@ -158,14 +176,16 @@ class Patient:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Payer:
     """Loop 2010BB: the payer the claim goes to."""
 
     party: Party
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Adjustment:
     """A CAS group: group code and the amounts it carries (reason codes kept for CARC checks)."""
 
@@ -175,7 +195,8 @@ class Adjustment:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class OtherPayer:
     """Loop 2320/2330: coordination of benefits with another payer."""
 
@@ -187,7 +208,8 @@ class OtherPayer:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class LineAdjudication:
     """Loop 2430: how another payer adjudicated this line (SVD, CAS, DTP*573)."""
 
@@ -199,7 +221,8 @@ class LineAdjudication:
     where: Where
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class ServiceLine:
     """Loop 2400: one procedure (SV3) with its teeth, dates and references."""
 
@@ -235,7 +258,8 @@ class ServiceLine:
         return None
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Claim:
     """Loop 2300 and its lines, with the parties it belongs to: the unit payers accept or reject."""
 
@@ -284,7 +308,8 @@ class Claim:
         return tuple(r for r in self.references if r.qualifier == qualifier)
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Transaction:
     """An ST..SE set: its control number, version and what it contained."""
 
@@ -304,7 +329,8 @@ class Transaction:
     receiver: Party | None = None  # 1000B NM1*40
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class FunctionalGroup:
     """A GS..GE group: the 999 answers each group separately."""
 
@@ -321,7 +347,8 @@ class FunctionalGroup:
     trailer_count: str | None = None  # GE01 as sent; None when GE never came
 
 
-@attrs.frozen(slots=True)
+@value_methods
+@attrs.frozen(slots=True, weakref_slot=False, repr=False, eq=False)
 class Interchange:
     """An ISA..IEA envelope: the TA1 and the acknowledgments' own envelope come from it."""
 

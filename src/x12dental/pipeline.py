@@ -169,25 +169,41 @@ def _claim_result_from(
 def claim_record(claim: m.Claim) -> tuple[Any, ...]:
     """claim_result(claim) as plain tuples (what check_stream keeps: cheap to make and to
     pickle, and no objects per line). Made after the rules, whose line dates it reuses."""
-    days = [line_date(ln, claim) for ln in claim.lines]
+    lines = claim.lines
+    days = [line_date(ln, claim) for ln in lines]
+    low: dt.date | None = None
+    high: dt.date | None = None
     span = claim.date("472")
-    known = [d for d in days if d is not None]
-    if span is not None:
-        known += [d for d in (span.start, span.end) if d is not None]
-    first = min(known).strftime("%Y%m%d") if known else None
-    last = max(known).strftime("%Y%m%d") if known else None
-    items = tuple(
-        (
-            ln.number,
-            ln.procedure,
-            ln.charge_raw,
-            ln.units_raw or "1",
-            _control(ln.references),
-            day.strftime("%Y%m%d") if day is not None else first,
+    for day in days if span is None else [*days, span.start, span.end]:
+        if day is not None:
+            if low is None or day < low:
+                low = day
+            if high is None or day > high:
+                high = day
+    first = _ymd(low) if low is not None else None
+    last = _ymd(high) if high is not None else None
+    items = []
+    for ln, day in zip(lines, days, strict=True):
+        control = None
+        for ref in ln.references:
+            if ref.qualifier == "6R":
+                control = ref.value
+                break
+        items.append(
+            (
+                ln.number,
+                ln.procedure,
+                ln.charge_raw,
+                ln.units_raw or "1",
+                control,
+                _ymd(day) if day is not None else first,
+            )
         )
-        for ln, day in zip(claim.lines, days, strict=True)
-    )
-    trace = next((r.value for r in claim.references if r.qualifier == "D9"), None)
+    trace = None
+    for ref in claim.references:
+        if ref.qualifier == "D9":
+            trace = ref.value
+            break
     provider = claim.billing_provider
     subscriber = claim.subscriber
     patient = claim.patient
@@ -198,7 +214,7 @@ def claim_record(claim: m.Claim) -> tuple[Any, ...]:
         _envelope_record(claim.envelope),
         (where.segment_id, where.position, where.file_line),
         claim.total_charge_raw,
-        len(claim.lines),
+        len(lines),
         first,
         last,
         _party_record(provider.party) if provider else None,
@@ -208,23 +224,36 @@ def claim_record(claim: m.Claim) -> tuple[Any, ...]:
         trace,
         claim.frequency,
         claim.predetermination,
-        items,
+        tuple(items),
     )
 
 
-_ENVELOPES: dict[m.Envelope, tuple[str | None, str | None, str | None]] = {}
+# A file's dates of service are few and repeat on every line: each is formatted once.
+_YMD_TEXT: dict[dt.date, str] = {}
+
+
+def _ymd(day: dt.date) -> str:
+    text = _YMD_TEXT.get(day)
+    if text is None:
+        if len(_YMD_TEXT) >= 4096:
+            _YMD_TEXT.clear()
+        text = _YMD_TEXT[day] = day.strftime("%Y%m%d")
+    return text
+
+
+# A transaction's claims share its Envelope object: its record is made once, looked up by
+# identity (hashing the attrs value per claim cost more than the lookup saves).
+_ENVELOPES: dict[int, tuple[m.Envelope, tuple[str | None, str | None, str | None]]] = {}
 
 
 def _envelope_record(env: m.Envelope) -> tuple[str | None, str | None, str | None]:
-    record = _ENVELOPES.get(env)
-    if record is None:
-        if len(_ENVELOPES) > 64:
-            _ENVELOPES.clear()
-        record = _ENVELOPES[env] = (
-            env.interchange_control,
-            env.group_control,
-            env.transaction_control,
-        )
+    hit = _ENVELOPES.get(id(env))
+    if hit is not None and hit[0] is env:
+        return hit[1]
+    if len(_ENVELOPES) > 64:
+        _ENVELOPES.clear()
+    record = (env.interchange_control, env.group_control, env.transaction_control)
+    _ENVELOPES[id(env)] = (env, record)
     return record
 
 
@@ -236,13 +265,6 @@ def claim_result(claim: m.Claim) -> ClaimResult:
 def claim_result_of(record: tuple[Any, ...]) -> ClaimResult:
     """The ClaimResult a claim_record() stands for."""
     return _claim_result_from(*record)
-
-
-def _control(references: Sequence[m.Reference]) -> str | None:
-    for r in references:
-        if r.qualifier == "6R":
-            return r.value
-    return None
 
 
 @attrs.frozen(slots=True)
@@ -366,7 +388,9 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
         if not structure.checking:
             return  # a claim in a group we do not check (4010, 837P...): counted, not judged
         if runner is not None:
-            findings.extend(runner.check_claim(claim))
+            found = runner.check_claim(claim)
+            if found:
+                findings.extend(found)
             if recorder is not None:
                 recorder.add(claim, runner.ctx.patient)
             if part is not None:

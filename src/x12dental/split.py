@@ -5,11 +5,12 @@ boundaries is (1) the envelope (ISA/GS/GE/IEA control numbers and counts, duplic
 ST02s), (2) the cross-claim rules, which compare a claim with the same patient's
 earlier claims, and (3) the batch rules' end-of-run findings.
 
-How: every part reads (tokenizes) the whole file, so segment numbers and file lines
-are exactly those of a one-process run, but each part *owns* a contiguous range of
-sets: it maps and checks only those; of the other sets it reads just ST and SE (group
-membership, GE01 and control-number counts, the map walk in and out of the set's
-loop) and skips everything in between, keeping no finding of theirs. Segments outside any set
+How: every part reads the whole file, so segment numbers and file lines are exactly
+those of a one-process run, but each part *owns* a contiguous range of sets: it maps
+and checks only those; of the other sets it reads just ST and SE (group membership,
+GE01 and control-number counts, the map walk in and out of the set's loop), keeping no
+finding of theirs. The tokenizer passes over what lies between (Tokenizer.skip: lines
+and segments counted, nothing split), so a part's cost is mostly its own sets. Segments outside any set
 (ISA, GS, GE, IEA) are checked by every part and their findings kept by part 0 only.
 Each kept finding is tagged with the index of the segment that was being read when it
 was found, so merging the parts by that index gives the one-process order.
@@ -27,23 +28,26 @@ file is checked again in one process (`check_split` falls back):
 
 from __future__ import annotations
 
+import array
 import bisect
 import concurrent.futures as cf
+import hashlib
 import heapq
-import mmap
+import io
 import multiprocessing
 import re
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import attrs
 
 from x12dental.engine import RuleRunner, Settings
 from x12dental.findings import Finding
 from x12dental.spool import Spool, Stored
+from x12dental.tokenizer import Tokenizer
 
 if TYPE_CHECKING:
     from x12dental.mapper import ModelBuilder
@@ -52,7 +56,7 @@ if TYPE_CHECKING:
     from x12dental.structure import StructuralChecker
     from x12dental.tokenizer import Token
 
-# Splitting costs every part a full read of the file plus a process start: only worth
+# Splitting costs every part a scan of the whole file plus a process start: only worth
 # it for files of a few MB and up (the 10k-claim benchmark file is 5 MB).
 SPLIT_MIN_BYTES = 2_000_000
 
@@ -81,18 +85,42 @@ def _delimiters(head: bytes) -> tuple[bytes, bytes] | None:
     return head[at + 3 : at + 4], head[at + 105 : at + 106]
 
 
-def set_offsets(data: bytes | mmap.mmap) -> list[int]:
+def set_offsets(data: bytes) -> list[int]:
     """Byte offsets where transaction sets start (a fast scan, not a parse).
 
     Only used to balance the parts: the parts number sets by their own tokens, so a
     wrong count here makes the split uneven, never wrong.
     """
-    found = _delimiters(bytes(data[:4096]))
+    return _scan_offsets(io.BytesIO(data))
+
+
+_SCAN_CHUNK = 1 << 20
+_SCAN_OVERLAP = 64  # a set start cut by a chunk boundary is found in the next chunk
+
+
+def _scan_offsets(fh: BinaryIO) -> list[int]:
+    """set_offsets, read in chunks: a file mapped or read whole would count in this
+    process's memory, and a large file is what gets split."""
+    head = fh.read(max(_SCAN_CHUNK, 4096))
+    found = _delimiters(head[:4096])
     if found is None:
         return []
     sep, term = found
     pattern = re.compile(re.escape(term) + rb"\s*ST" + re.escape(sep))
-    return [m.start() for m in pattern.finditer(data)]
+    offsets: list[int] = []
+    base = 0  # file offset of chunk[0]
+    chunk = head
+    while True:
+        for m in pattern.finditer(chunk):
+            at = base + m.start()
+            if not offsets or at > offsets[-1]:
+                offsets.append(at)
+        more = fh.read(_SCAN_CHUNK)
+        if not more:
+            return offsets
+        keep = chunk[-_SCAN_OVERLAP:]
+        base += len(chunk) - len(keep)
+        chunk = keep + more
 
 
 def plan_parts(offsets: Sequence[int], size: int, parts: int) -> list[PartSpec]:
@@ -126,7 +154,7 @@ class _Tagged(Spool[Finding]):
 
     def __init__(self, part: Part) -> None:
         self._part = part
-        self.tags: list[int] = []
+        self.tags = array.array("q")  # 8 bytes a finding, not an int object each
         super().__init__()
 
     def append(self, finding: Finding) -> None:
@@ -157,12 +185,12 @@ class Part:
         self.keep = False  # findings of the segment being read are ours
         self.index = 0  # that segment's index in the file
         self.anomaly: str | None = None
-        self.patients: set[str] = set()
+        self.patients = array.array("Q")  # patient_hash of each claim's patient
         self.checked = 0  # claims handed to the rules
         self.runner: RuleRunner | None = None
 
     def claim_checked(self, patient: str) -> None:
-        self.patients.add(patient)
+        self.patients.append(patient_hash(patient))
         self.checked += 1
 
     def run(
@@ -180,6 +208,11 @@ class Part:
         build = builder.feed
         check = structure.feed
         reader = structure._reader  # pyx12's X12Reader: its LX count crosses sets
+        tokenizer = tokens if isinstance(tokens, Tokenizer) else None
+        if tokenizer is not None:
+            # The segments inside other parts' sets are passed over unread where the
+            # tokenizer can (it still gives their ST and SE, numbered as in the file).
+            tokenizer.skip = self._not_mine
         lx = 0
         sets = -1
         in_set = owned = False
@@ -203,6 +236,9 @@ class Part:
                     lx += 1
                 elif seg == "SE":
                     # pyx12 numbers LX from the last CLM, even one in an earlier set
+                    passed = tokenizer.skipped if tokenizer is not None else None
+                    if passed is not None and passed.next_index == tok.index:
+                        lx = passed.lx_after_clm + (0 if passed.saw_clm else lx)
                     reader.lx_count = lx
                     self._skip(tok, builder, structure)
                 continue
@@ -228,6 +264,10 @@ class Part:
         if in_set or last != "IEA":
             self.anomaly = self.anomaly or "the file does not end with IEA after SE/GE"
         self.keep = mine_outside
+
+    def _not_mine(self, k: int) -> bool:
+        end = self.spec.end
+        return k < self.spec.first or (end is not None and k >= end)
 
     def _skip(self, tok: Token, builder: ModelBuilder, structure: StructuralChecker) -> None:
         """ST or SE of a set another part owns: read as usual, but keep no finding.
@@ -256,7 +296,7 @@ class PartResult:
     finish: tuple[
         tuple[str, object], ...
     ]  # per enabled batch rule: ("findings", [...]) / ("state", s)
-    patients: frozenset[str]
+    patients: array.array[int]  # the part's patient hashes, sorted, each once
     checked: int
     result: FileResult
 
@@ -310,13 +350,42 @@ def check_part(
         part.findings.close()
         result.close()
         return PartResult(
-            spec, anomaly, (), (), frozenset(), 0, attrs.evolve(result, claim_results=())
+            spec, anomaly, (), (), array.array("Q"), 0, attrs.evolve(result, claim_results=())
         )
     findings = Spool(zip(part.findings.tags, part.findings, strict=True))
     part.findings.close()
     return PartResult(
-        spec, None, findings, tuple(finish), frozenset(part.patients), part.checked, result
+        spec, None, findings, tuple(finish), _sorted_once(part.patients), part.checked, result
     )
+
+
+def patient_hash(patient: str) -> int:
+    """64 bits of the patient key: what a part keeps per claim to find patients in two
+    parts (8 bytes, not a string, so memory stays small on large files). Two patients
+    with the same hash look like one: the file is then checked in one process, which is
+    slower, never wrong."""
+    digest = hashlib.blake2b(patient.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+def _sorted_once(hashes: array.array[int]) -> array.array[int]:
+    out = array.array("Q")
+    last = None
+    for h in sorted(hashes):
+        if h != last:
+            out.append(h)
+            last = h
+    return out
+
+
+def _shared(sorted_hashes: Iterable[array.array[int]]) -> bool:
+    """Whether any hash is in two of these (each sorted, each hash once)."""
+    last = None
+    for h in heapq.merge(*sorted_hashes):
+        if h == last:
+            return True
+        last = h
+    return False
 
 
 # ---- merging ----------------------------------------------------------------------------------
@@ -328,11 +397,8 @@ def merge(parts: Sequence[PartResult], options: Options) -> FileResult | None:
 
     if any(p.anomaly is not None for p in parts):
         return None
-    seen: set[str] = set()
-    for p in parts:
-        if not seen.isdisjoint(p.patients):
-            return None  # a patient in two parts: the cross-claim rules need one process
-        seen |= p.patients
+    if _shared(p.patients for p in parts):
+        return None  # a patient in two parts: the cross-claim rules need one process
     raw: Spool[Finding] = Spool(
         f for _tag, f in heapq.merge(*(p.findings for p in parts), key=_tag)
     )
@@ -420,11 +486,8 @@ def _read_offsets(job: Job) -> tuple[list[int], int]:
         return set_offsets(job[1]), len(job[1])
     try:
         with job.open("rb") as fh:
-            size = fh.seek(0, 2)
-            if size == 0:
-                return [], 0
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                return set_offsets(mm), size
+            offsets = _scan_offsets(fh)
+            return offsets, fh.tell()
     except (OSError, ValueError):
         return [], 0
 
@@ -467,7 +530,7 @@ def _warm(job: Job) -> None:
 
     from x12dental.faststructure import FastStructuralChecker
     from x12dental.structure import ClaimContext
-    from x12dental.tokenizer import Tokenizer, UnreadableInput
+    from x12dental.tokenizer import UnreadableInput
 
     if isinstance(job, tuple):
         head = job[1][:65536]

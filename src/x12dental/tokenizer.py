@@ -9,6 +9,7 @@ so memory stays flat however large the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from itertools import repeat
 from typing import BinaryIO
@@ -85,6 +86,18 @@ class Token:
 
 
 FindingSink = Callable[[Finding], None]
+
+
+@attrs.frozen(slots=True)
+class SkippedSet:
+    """The CLM and LX segments inside a transaction set the tokenizer passed over.
+
+    pyx12 numbers LX from the last CLM, even one in an earlier set; a reader that skips a
+    set still needs that count (split.Part)."""
+
+    saw_clm: bool  # a CLM was passed over: the count restarts there
+    lx_after_clm: int  # LX segments after the last CLM (after the ST when there was none)
+    next_index: int  # the index of the segment read next (the set's SE, normally)
 
 
 def _plain_run(joined: str, raws: list[str], term: str, lines: bool) -> int | None:
@@ -186,6 +199,13 @@ class Tokenizer:
         self._eof = False
         self.has_line_breaks = False
         self.delimiters: Delimiters | None = None
+        # Set by a reader that wants only the ST and SE of some transaction sets (split.Part):
+        # skip(k) True = the segments inside set k (0-based, file order) may be passed over.
+        self.skip: Callable[[int], bool] | None = None
+        self._sets = 0  # ST segments read so far
+        # What was passed over inside the last set skipped (see SkippedSet); it is about
+        # the segment read next when that segment's index is its next_index.
+        self.skipped: SkippedSet | None = None
 
     def _read(self) -> bool:
         if self._eof:
@@ -306,8 +326,14 @@ class Tokenizer:
                 if all(texts):
                     ids = [text.partition(sep)[0] for text in texts]
                     n = len(texts)
-                    if "IEA" in ids:
-                        n = ids.index("IEA") + 1
+                    iea = ids.index("IEA") if "IEA" in ids else -1
+                    skip_after = self._first_skipped(ids, iea)
+                    if skip_after >= 0:
+                        n = skip_after + 1
+                        pos += sum(map(len, raws[:n])) + n
+                        del texts[n:], ids[n:]
+                    elif iea >= 0:
+                        n = iea + 1
                         after_iea = True
                         pos += sum(map(len, raws[:n])) + n
                         del texts[n:], ids[n:]
@@ -328,6 +354,12 @@ class Tokenizer:
                         repeat(delims),
                     )
                     index += n
+                    if skip_after >= 0:
+                        pos, lines_passed, segments, clm, lx = self._pass_over(pos - 1, delims)
+                        if lines:
+                            line_no += lines_passed
+                        index += segments
+                        self.skipped = SkippedSet(clm, lx, index + 1)
                     if pos > CHUNK:
                         self._buf = self._buf[pos:]
                         pos = 0
@@ -351,6 +383,8 @@ class Tokenizer:
                     if text[-1] in "\r\n":
                         text = text.rstrip("\r\n")
                     seg_id = text.split(sep, 1)[0]
+                    if seg_id == "ST":
+                        self._sets += 1  # read in full: the fast path alone skips
                     yield Token(seg_id, text, index, seg_line, delims)
                     if seg_id == "IEA":
                         after_iea = True
@@ -358,6 +392,60 @@ class Tokenizer:
             if pos > CHUNK:
                 self._buf = self._buf[pos:]
                 pos = 0
+
+    def _first_skipped(self, ids: list[str], end: int) -> int:
+        """Index in ids[:end + 1] (all of ids when end < 0) of the first ST whose set may
+        be passed over, or -1; counts the sets it reads."""
+        stop = end + 1 if end >= 0 else len(ids)
+        skip = self.skip
+        at = -1
+        while True:
+            try:
+                at = ids.index("ST", at + 1, stop)
+            except ValueError:
+                return -1
+            k = self._sets
+            self._sets += 1
+            if skip is not None and skip(k):
+                return at
+
+    def _pass_over(self, at: int, delims: Delimiters) -> tuple[int, int, int, bool, int]:
+        """Pass over the segments after the ST whose terminator is at self._buf[at], up to
+        the next SE (or envelope segment): returns the buffer offset just after the last
+        terminator passed, the line breaks and segments passed, and whether a CLM was
+        passed and the LX after the last one (see SkippedSet).
+
+        Why it is exact: a segment's index counts the non-empty segments before it and its
+        line the line breaks before it; both are counted here without splitting anything.
+        Reads on (in chunks, dropping what it has passed) when the set is longer than the
+        buffer, so memory stays flat."""
+        term = delims.segment
+        t = re.escape(term)
+        stop = re.compile(t + r"\s*(?:SE|ST|GS|GE|IEA|ISA)" + re.escape(delims.element))
+        counted = re.compile(t + r"\s*(CLM|LX)" + re.escape(delims.element))
+        empty = re.compile(t + r"\s*(?=" + t + ")")
+        lines = segments = lx = 0
+        clm = False
+        while True:
+            buf = self._buf
+            m = stop.search(buf, at)
+            end = m.start() if m is not None else buf.rfind(term)
+            if end > at:
+                lines += buf.count("\n", at, end)
+                segments += buf.count(term, at, end)
+                segments -= sum(1 for _ in empty.finditer(buf, at, end + 1))
+                for c in counted.finditer(buf, at, end):
+                    if c.group(1) == "CLM":
+                        clm, lx = True, 0
+                    else:
+                        lx += 1
+                at = end
+            if m is not None or not self._read():
+                break
+            if at > CHUNK:
+                self._buf = self._buf[at:]
+                at = 0
+        return at + 1, lines, segments, clm, lx
 
     def _truncated(self, rest: str, line_no: int, delims: Delimiters) -> None:
         if not rest.strip():

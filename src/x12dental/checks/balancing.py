@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from typing import cast
 
 from x12dental import model as m
 from x12dental.engine import Hit, RuleContext, claim_rule, line_rule
@@ -56,7 +57,7 @@ def _payer_lines(claim: m.Claim, payer_id: str) -> list[tuple[m.ServiceLine, m.L
     summary="CLM02 (total claim charge) does not equal the sum of the line charges (SV302)",
     fix="Make CLM02 the exact sum of the SV302 charges of the claim's lines.",
 )
-def claim_total(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def claim_total(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """The total claim charge must be the sum of the service line charges.
 
     Why it matters: payers re-add the lines and reject (277CA) a claim whose
@@ -70,20 +71,24 @@ def claim_total(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     Instead: send `CLM*A1*240...`, or correct the line charges, so that CLM02
     equals the sum of SV302 to the cent.
     """
-    if claim.total_charge is None or not claim.lines:
-        return
+    expected = claim.total_charge
+    if expected is None or not claim.lines:
+        return ()
     charges = [line.charge for line in claim.lines]
-    if any(c is None for c in charges):
-        return  # an unreadable SV302 is a syntax error reported on its own
-    total = sum((c for c in charges if c is not None), Decimal(0))
-    if claim.total_charge != total:
-        count = len(claim.lines)
-        yield Hit(
-            f"CLM02 total charge is {money(claim.total_charge)} but the {count} service "
+    if None in charges:
+        return ()  # an unreadable SV302 is a syntax error reported on its own
+    total = sum(cast("list[Decimal]", charges), Decimal(0))
+    if expected == total:
+        return ()
+    count = len(claim.lines)
+    return (
+        Hit(
+            f"CLM02 total charge is {money(expected)} but the {count} service "
             f"line{'s' if count != 1 else ''} (SV302) add up to {money(total)}: CLM02 is "
-            f"{_difference(claim.total_charge, total)}",
+            f"{_difference(expected, total)}",
             element="CLM02",
-        )
+        ),
+    )
 
 
 @line_rule(
@@ -92,8 +97,9 @@ def claim_total(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     severity="error",
     summary="a 2430 line adjudication does not balance: SV302 minus the CAS amounts differs from SVD02",
     fix="Copy the other payer's line payment (SVD02) and every line adjustment (CAS) from its 835.",
+    needs="adjudications",
 )
-def line_adjudication(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def line_adjudication(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """For each other payer that adjudicated a line (2430), the line must balance.
 
     The line charge (SV302) minus the adjustments that payer made to it (2430
@@ -107,17 +113,21 @@ def line_adjudication(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> 
     Instead: report every adjustment of the primary payer's 835 for that line
     (here a missing `CAS*PR*1*10`), so that charge - adjustments = paid.
     """
-    if line.charge is None:
-        return
+    if line.charge is None or not line.adjudications:
+        return ()
+    return _line_adjudication_hits(line, line.charge)
+
+
+def _line_adjudication_hits(line: m.ServiceLine, charge: Decimal) -> Iterator[Hit]:
     for adj in line.adjudications:
         adjusted = cas_total(adj.adjustments)
         if adj.paid_amount is None or adjusted is None:
             continue
-        expected = line.charge - adjusted
+        expected = charge - adjusted
         if adj.paid_amount != expected:
             yield Hit(
                 f"line {line.number} ({line.procedure}): other payer {adj.payer_id} paid "
-                f"{money(adj.paid_amount)} (SVD02), but the line charge {money(line.charge)} "
+                f"{money(adj.paid_amount)} (SVD02), but the line charge {money(charge)} "
                 f"minus its adjustments (CAS) {money(adjusted)} leaves {money(expected)}: "
                 f"SVD02 is {_difference(adj.paid_amount, expected)}",
                 line=line,
@@ -133,7 +143,7 @@ def line_adjudication(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> 
     summary="another payer's line payments minus its claim adjustments do not equal its AMT*D",
     fix="Report the other payer's paid amount (2320 AMT*D) and line payments (SVD02) from the same 835.",
 )
-def cob_payer_paid(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def cob_payer_paid(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """When another payer's line adjudications (2430) are sent, they must agree with its total.
 
     For each other payer (2320) with a paid amount (AMT*D) and 2430 lines whose
@@ -148,6 +158,12 @@ def cob_payer_paid(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     Instead: take AMT*D, the claim-level CAS and every SVD02 from the same
     remittance (835) of that payer.
     """
+    if not claim.other_payers:
+        return ()
+    return _cob_payer_paid_hits(claim)
+
+
+def _cob_payer_paid_hits(claim: m.Claim) -> Iterator[Hit]:
     for other in claim.other_payers:
         payer_id = other.payer.id if other.payer else ""
         lines = _payer_lines(claim, payer_id)
@@ -177,7 +193,7 @@ def cob_payer_paid(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     summary="another payer's paid amount plus all its adjustments does not equal CLM02",
     fix="Report every claim and line adjustment (CAS) of the other payer's 835, and its paid amount.",
 )
-def cob_claim_balance(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def cob_claim_balance(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """What another payer paid plus what it adjusted must account for the whole charge.
 
     For each other payer (2320) with a paid amount (AMT*D): AMT*D plus its
@@ -193,6 +209,12 @@ def cob_claim_balance(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     Instead: copy all of the primary payer's adjustments (here the missing 20.00,
     e.g. `CAS*CO*45*20`) so that paid + adjusted = charged.
     """
+    if not claim.other_payers:
+        return ()
+    return _cob_claim_balance_hits(claim)
+
+
+def _cob_claim_balance_hits(claim: m.Claim) -> Iterator[Hit]:
     if claim.total_charge is None:
         return
     for other in claim.other_payers:

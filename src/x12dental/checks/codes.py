@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from x12dental.codesets import (
     quadrant_of,
     tooth_kind,
 )
-from x12dental.engine import Hit, RuleContext, Settings, claim_rule, line_rule
+from x12dental.engine import Hit, RuleContext, Settings, claim_rule, line_date, line_rule
 from x12dental.ruledata import RuleDataError, builtin, builtin_path, require
 
 DATA = "codes.toml"
@@ -122,6 +122,29 @@ def npi_problem(npi: str) -> str | None:
     return problem
 
 
+_UNJUDGED = "not judged yet"
+
+
+def _npi_in_doubt(party: m.Party | None) -> bool:
+    """An XX identifier not known to be a valid NPI (bad, or not judged yet)."""
+    if party is None or party.id_qualifier != "XX" or not party.id:
+        return False
+    return _NPI_PROBLEMS.get(party.id, _UNJUDGED) is not None
+
+
+def _npis_in_doubt(claim: m.Claim) -> bool:
+    """False when every NPI of the claim is one already judged valid: nothing to report."""
+    billing = claim.billing_provider
+    if billing is not None and _npi_in_doubt(billing.party):
+        return True
+    if _npi_in_doubt(claim.rendering) or _npi_in_doubt(claim.service_facility):
+        return True
+    for line in claim.lines:  # noqa: SIM110 - a plain loop: no generator per claim
+        if line.rendering is not None and _npi_in_doubt(line.rendering):
+            return True
+    return False
+
+
 def _npi_problem(npi: str) -> str | None:
     if len(npi) != 10 or not npi.isdigit():
         return "is not 10 digits"
@@ -161,7 +184,7 @@ def _providers(
     summary="an NPI (NM109 with NM108 = XX) is not a valid National Provider Identifier",
     fix="Send the provider's NPI exactly as issued (look it up in the NPPES registry).",
 )
-def npi_check(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def npi_check(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """Every NPI must be 10 digits, start with 1 or 2 and pass the check digit.
 
     The last digit of an NPI is a Luhn check digit computed over the number
@@ -176,6 +199,12 @@ def npi_check(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     Instead: send the NPI from the provider's NPPES record,
     `NM1*85*2*BRIGHT SMILE DENTAL*****XX*1234567893`.
     """
+    if not _npis_in_doubt(claim):
+        return ()
+    return _npi_check_hits(claim)
+
+
+def _npi_check_hits(claim: m.Claim) -> Iterator[Hit]:
     seen: set[tuple[int | None, str]] = set()
     for label, party, line in _providers(claim):
         if party.id_qualifier != "XX" or not party.id:
@@ -218,6 +247,18 @@ def _tooth_hint(value: str) -> str | None:
 _JP = "JP tooth numbers are 1-32, A-T, and 51-82 or AS-TS for supernumerary teeth"
 
 
+def _teeth_in_doubt(claim: m.Claim) -> bool:
+    """A tooth number (TOO02, DN201) that is not a JP tooth: tooth_number has work to do."""
+    for line in claim.lines:
+        for tooth in line.teeth:
+            if tooth.number and tooth.number not in ALL_TEETH:
+                return True
+    for status in claim.tooth_status:  # noqa: SIM110 - a plain loop: no generator per claim
+        if status.number and status.number not in ALL_TEETH:
+            return True
+    return False
+
+
 @claim_rule(
     "codes.tooth-number",
     snip=5,
@@ -225,7 +266,7 @@ _JP = "JP tooth numbers are 1-32, A-T, and 51-82 or AS-TS for supernumerary teet
     summary="a tooth number (TOO02 or DN201) is not in the ADA Universal (JP) system",
     fix="Send tooth numbers 1-32 or letters A-T (supernumerary 51-82, AS-TS), without leading zeros.",
 )
-def tooth_number(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def tooth_number(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """Tooth numbers must come from the ADA Universal/National system (qualifier JP).
 
     Valid values: 1-32 for permanent teeth, A-T for primary teeth, 51-82 and
@@ -239,6 +280,12 @@ def tooth_number(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
 
     Instead: `TOO*JP*8*M:O:D`, `DN2*T*M***JP`.
     """
+    if not _teeth_in_doubt(claim):
+        return ()
+    return _tooth_number_hits(claim)
+
+
+def _tooth_number_hits(claim: m.Claim) -> Iterator[Hit]:
     for line in claim.lines:
         for tooth in line.teeth:
             if tooth.number and tooth.number not in ALL_TEETH:
@@ -268,8 +315,9 @@ def tooth_number(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     severity="error",
     summary="the same surface is listed twice for one tooth (TOO03)",
     fix="List each treated surface once per tooth (TOO*JP*30*M:O:D).",
+    needs="teeth",
 )
-def surface_duplicate(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def surface_duplicate(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """Each surface of a tooth is listed once.
 
     The surface count decides which restoration code applies (one, two, three,
@@ -281,6 +329,16 @@ def surface_duplicate(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> 
     Instead: `TOO*JP*30*M:O`, or the surfaces actually restored
     (`TOO*JP*30*M:O:D` with a three-surface code).
     """
+    for tooth in line.teeth:
+        surfaces = tooth.surfaces
+        if len(surfaces) > 1 and len(set(surfaces)) < len(surfaces):
+            break
+    else:
+        return ()
+    return _surface_duplicate_hits(line)
+
+
+def _surface_duplicate_hits(line: m.ServiceLine) -> Iterator[Hit]:
     for tooth in line.teeth:
         twice = sorted(s for s, n in Counter(tooth.surfaces).items() if n > 1)
         if twice:
@@ -313,8 +371,9 @@ _SURFACE_NAMES = {
     summary="a surface that does not exist on that kind of tooth (O/B on an anterior, I/F on a posterior)",
     fix="Use F (facial) and I (incisal) on incisors and canines, B (buccal) and O (occlusal) on "
     "premolars and molars.",
+    needs="teeth",
 )
-def surface_tooth_mismatch(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def surface_tooth_mismatch(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """Occlusal and buccal surfaces belong to back teeth, incisal and facial to front teeth.
 
     Incisors and canines have an incisal edge and a facial side; premolars and
@@ -327,6 +386,37 @@ def surface_tooth_mismatch(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext
 
     Instead: `TOO*JP*8*M:I` (or the right tooth number if the tooth was a molar).
     """
+    for tooth in line.teeth:
+        if tooth.surfaces and _mismatched(tooth.number, tooth.surfaces):
+            break
+    else:
+        return ()
+    return _surface_tooth_mismatch_hits(line)
+
+
+# (tooth, surfaces) -> a surface of the other kind of tooth is listed: a file repeats a few
+# dozen such pairs on every restoration line.
+_MISMATCHED: dict[tuple[str, tuple[str, ...]], bool] = {}
+
+
+def _mismatched(number: str, surfaces: tuple[str, ...]) -> bool:
+    key = (number, surfaces)
+    found = _MISMATCHED.get(key)
+    if found is None:
+        kind = tooth_kind(number)
+        if kind is None:
+            found = False
+        else:
+            pol = policy()
+            wrong_set = pol.posterior_only if kind == "anterior" else pol.anterior_only
+            found = not wrong_set.isdisjoint(surfaces)
+        if len(_MISMATCHED) >= 4096:
+            _MISMATCHED.clear()
+        _MISMATCHED[key] = found
+    return found
+
+
+def _surface_tooth_mismatch_hits(line: m.ServiceLine) -> Iterator[Hit]:
     pol = policy()
     for tooth in line.teeth:
         kind = tooth_kind(tooth.number)
@@ -361,8 +451,9 @@ _OLD_AREAS = {"UR": "10", "UL": "20", "LL": "30", "LR": "40", "UA": "01", "LA": 
     severity="warning",
     summary="an oral cavity code (SV304) outside the ADA claim form's list (03-09, L, R)",
     fix="Use the ADA form's area codes: 00 whole mouth, 01/02 arch, 10/20/30/40 quadrant.",
+    needs="areas",
 )
-def area_unusual(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def area_unusual(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """Sextant, 'other area', left and right codes are valid X12 but rarely accepted.
 
     SV304 takes area codes from an external list. The ADA claim form (and most
@@ -376,6 +467,12 @@ def area_unusual(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Itera
     Instead: report the quadrant or arch (`SV3*AD:D4341*220***10`), or check the
     payer's companion guide accepts sextants.
     """
+    if not line.areas:
+        return ()
+    return _area_unusual_hits(line)
+
+
+def _area_unusual_hits(line: m.ServiceLine) -> Iterator[Hit]:
     pol = policy()
     for area in line.areas:
         if area in pol.areas_unusual:
@@ -394,8 +491,9 @@ def area_unusual(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Itera
     severity="error",
     summary="an oral cavity code (SV304) that is not an area code at all",
     fix="Use 00 whole mouth, 01 maxillary or 02 mandibular arch, 10/20/30/40 quadrant.",
+    needs="areas",
 )
-def area_invalid(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def area_invalid(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """SV304 must hold oral cavity designation codes.
 
     Accepted: 00 whole mouth, 01 maxillary arch, 02 mandibular arch, 10 upper
@@ -409,6 +507,12 @@ def area_invalid(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Itera
     Instead: `SV3*AD:D4341*220***10` (UR = 10, UL = 20, LL = 30, LR = 40,
     UA = 01, LA = 02, FM = 00).
     """
+    if not line.areas:
+        return ()
+    return _area_invalid_hits(line)
+
+
+def _area_invalid_hits(line: m.ServiceLine) -> Iterator[Hit]:
     pol = policy()
     for area in line.areas:
         if area in pol.areas_accepted or area in pol.areas_unusual:
@@ -432,8 +536,9 @@ _QUADRANT_NAMES = {"10": "upper right", "20": "upper left", "30": "lower left", 
     severity="warning",
     summary="a tooth (TOO) on the line lies outside the quadrant named in SV304",
     fix="Correct the quadrant (SV304) or the tooth number so that they agree.",
+    needs="areas",
 )
-def area_tooth_quadrant(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def area_tooth_quadrant(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """When a line names a quadrant and teeth, the teeth must be in that quadrant.
 
     A quadrant procedure reported with SV304 = 10, 20, 30 or 40 and tooth
@@ -447,6 +552,12 @@ def area_tooth_quadrant(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -
 
     Instead: `SV3*AD:D4342*180***40` with `TOO*JP*30`.
     """
+    if not line.areas or not line.teeth:
+        return ()
+    return _area_tooth_quadrant_hits(line)
+
+
+def _area_tooth_quadrant_hits(line: m.ServiceLine) -> Iterator[Hit]:
     quadrants = {a for a in line.areas if a in QUADRANTS}
     if not quadrants or "00" in line.areas:
         return
@@ -524,7 +635,7 @@ def cdt_code(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[
     summary="a birth date (DMG02) is after a date of service or after today",
     fix="Correct the birth date (DMG02) or the date of service.",
 )
-def birth_date(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def birth_date(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """Nobody is treated before being born, or born in the future.
 
     The patient's birth date (2010CA DMG02, or 2010BA when the patient is the
@@ -537,6 +648,12 @@ def birth_date(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
 
     Instead: send the patient's real birth date.
     """
+    if not _birth_in_doubt(claim, ctx.today):
+        return ()
+    return _birth_date_hits(claim, ctx)
+
+
+def _birth_date_hits(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     sub = claim.subscriber
     pat = claim.patient
     people: list[tuple[str, m.DateValue | None, bool]] = []
@@ -568,6 +685,37 @@ def birth_date(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
                 where=born.where,
                 element="DMG02",
             )
+
+
+def _birth_in_doubt(claim: m.Claim, today: dt.date) -> bool:
+    """False when birth_date has nothing to say: no birth date after today, none after the
+    claim's earliest date of service (the usual claim, decided without building a list)."""
+    pat = claim.patient
+    sub = claim.subscriber
+    if pat is not None:
+        treated = pat.birth_date
+        other = sub.birth_date if sub else None
+        if other is not None and other.start is not None and other.start > today:
+            return True
+    elif sub is not None:
+        treated = sub.birth_date
+    else:
+        return False
+    born = treated.start if treated is not None else None
+    if born is None:
+        return False
+    if born > today:
+        return True
+    # The dates _first_service_before compares: a line's own DTP*472, else the claim's
+    # (line_date gives the same set of days, already cached by the other rules).
+    claim_date = claim.date("472")
+    if claim_date is not None and claim_date.start is not None and claim_date.start < born:
+        return True
+    for line in claim.lines:
+        day = line_date(line, claim)
+        if day is not None and day < born:
+            return True
+    return False
 
 
 def _first_service_before(
@@ -613,6 +761,30 @@ def _addresses(claim: m.Claim) -> Iterator[tuple[str, m.Address, bool]]:
             yield f"other payer {other.payer.id} (2330B)", other.payer.address, False
 
 
+# The claim last asked about and its addresses: the ZIP and state rules both read them.
+_ADDRESSES: list[Any] = [None, []]
+
+
+def _claim_addresses(claim: m.Claim) -> list[tuple[str, m.Address, bool]]:
+    held = _ADDRESSES
+    if held[0] is not claim:
+        held[0], held[1] = claim, list(_addresses(claim))
+    found: list[tuple[str, m.Address, bool]] = held[1]
+    return found
+
+
+_ZIP_OK: dict[str, bool] = {}  # the ZIP codes of a file repeat: each is matched once
+
+
+def _zip_ok(zip_code: str) -> bool:
+    ok = _ZIP_OK.get(zip_code)
+    if ok is None:
+        if len(_ZIP_OK) >= 4096:
+            _ZIP_OK.clear()
+        ok = _ZIP_OK[zip_code] = ZIP_CODE.match(zip_code) is not None
+    return ok
+
+
 def _in_us(address: m.Address) -> bool:
     return address.country in ("", "US")
 
@@ -624,7 +796,7 @@ def _in_us(address: m.Address) -> bool:
     summary="a US address has a ZIP code (N403) that is not 5 or 9 digits",
     fix="Send the ZIP code as 5 digits or ZIP+4 as 9 digits, without a hyphen or spaces.",
 )
-def zip_code(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def zip_code(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """A US ZIP code is 5 digits, or 9 for ZIP+4, with no hyphen.
 
     N403 of a US address (N404 empty or US) must be present and be `43215` or
@@ -636,8 +808,17 @@ def zip_code(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
 
     Instead: `N4*BOSTON*MA*02115`, `N4*COLUMBUS*OH*432151234`.
     """
-    for label, address, private in _addresses(claim):
-        if not _in_us(address) or ZIP_CODE.match(address.zip):
+    for _label, address, _private in _claim_addresses(claim):
+        if not _zip_ok(address.zip) and _in_us(address):
+            break
+    else:
+        return ()
+    return _zip_code_hits(claim)
+
+
+def _zip_code_hits(claim: m.Claim) -> Iterator[Hit]:
+    for label, address, private in _claim_addresses(claim):
+        if not _in_us(address) or _zip_ok(address.zip):
             continue
         if not address.zip:
             problem = "address has no ZIP code (N403), which a US address requires"
@@ -702,7 +883,7 @@ _OLD_PROVINCES = {"NF": "NL", "PQ": "QC"}
     summary="the state or province (N402) does not fit the address's country",
     fix="Send the USPS state code for US addresses, the Canadian province code when N404 = CA.",
 )
-def state_code(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def state_code(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """US addresses carry a USPS state code, Canadian ones a province code.
 
     N402 is required for US and Canadian addresses. A US address (N404 empty or
@@ -716,7 +897,20 @@ def state_code(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
 
     Instead: `N4*TORONTO*ON*M5V2T6*CA` or `N4*COLUMBUS*OH*43215`.
     """
-    for label, address, _private in _addresses(claim):
+    for _label, address, _private in _claim_addresses(claim):
+        if _in_us(address):
+            state = address.state
+            if not state or state in CANADIAN_PROVINCES or state in _OLD_PROVINCES:
+                break
+        elif address.country == "CA":
+            break
+    else:
+        return ()
+    return _state_code_hits(claim)
+
+
+def _state_code_hits(claim: m.Claim) -> Iterator[Hit]:
+    for label, address, _private in _claim_addresses(claim):
         state = address.state
         if _in_us(address):
             if not state:

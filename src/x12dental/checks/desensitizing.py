@@ -28,6 +28,7 @@ from x12dental.engine import (
     RuleContext,
     ServiceRecord,
     batch_rule,
+    claim_codes,
     line_date,
     line_rule,
     line_teeth,
@@ -366,11 +367,25 @@ class _D9911Entry:
     reported: set[str] = attrs.field(factory=set)
 
 
+# The stubs of the claim in hand (claim, its stub, line id -> (line, its stub)): the batch
+# states holding D9911 lines share them rather than each making its own (and each spilling
+# its own copy). The originals are held, so their ids cannot be reused meanwhile.
+_STUBS: list[Any] = [None, None, {}]
+
+
 def _stub_claim(claim: m.Claim) -> m.Claim:
     """What a finding placed on the claim reads (id, envelope, position), nothing more.
 
     Batch state lives as long as the run: whole claims (lines, parties, notes) would make
     it grow several KB per claim."""
+    held = _STUBS
+    if held[0] is not claim:
+        held[0], held[1], held[2] = claim, _make_stub_claim(claim), {}
+    stub: m.Claim = held[1]
+    return stub
+
+
+def _make_stub_claim(claim: m.Claim) -> m.Claim:
     return attrs.evolve(
         claim,
         dates=(),
@@ -390,9 +405,16 @@ def _stub_claim(claim: m.Claim) -> m.Claim:
     )
 
 
-def _stub_line(line: m.ServiceLine) -> m.ServiceLine:
+def _stub_line(line: m.ServiceLine, claim: m.Claim) -> m.ServiceLine:
     """What a finding placed on the line and the D9911 rules read (number, code, teeth, where)."""
-    return attrs.evolve(line, dates=(), references=(), adjudications=(), rendering=None)
+    _stub_claim(claim)  # the stubs held are this claim's
+    lines: dict[int, tuple[m.ServiceLine, m.ServiceLine]] = _STUBS[2]
+    hit = lines.get(id(line))
+    if hit is not None and hit[0] is line:
+        return hit[1]
+    stub = attrs.evolve(line, dates=(), references=(), adjudications=(), rendering=None)
+    lines[id(line)] = (line, stub)
+    return stub
 
 
 def _partners_of(line: m.ServiceLine, claim: m.Claim, source: str) -> Iterator[_Partner]:
@@ -433,6 +455,9 @@ class _SameDay:
         self._patient: str | None = None
         self._mine: list[_D9911Entry] = []
         self._dirty = False
+        # The patients holding entries (few: those with a dated D9911): the others' claims
+        # are passed over without a read, which past the memory budget is a query.
+        self._holders: set[str] = set()
 
     def _load(self, patient: str) -> list[_D9911Entry]:
         if patient != self._patient:
@@ -450,12 +475,12 @@ class _SameDay:
     def observe(self, claim: m.Claim, ctx: RuleContext) -> list[_D9911Entry]:
         """The D9911 entries that gained partners with this claim."""
         changed: list[_D9911Entry] = []
+        in_claim = claim_codes(claim)
+        with_d9911 = D9911 in in_claim
+        if not with_d9911 and (in_claim.isdisjoint(self.codes) or ctx.patient not in self._holders):
+            return changed  # no D9911 to pair, and no partner or none held for this patient
         mine = [(line_date(ln, claim), ln) for ln in claim.lines if ln.procedure in self.codes]
-        held = (
-            self._load(ctx.patient)
-            if mine or any(ln.procedure == D9911 for ln in claim.lines)
-            else ()
-        )
+        held = self._load(ctx.patient) if mine or with_d9911 else ()
         for entry in held:
             new = [
                 p for day, ln in mine if day == entry.day for p in _partners_of(ln, claim, "batch")
@@ -465,7 +490,7 @@ class _SameDay:
                 changed.append(entry)
         entries = []
         stub: m.Claim | None = None
-        for ln in claim.lines:
+        for ln in claim.lines if with_d9911 else ():
             if ln.procedure != D9911:
                 continue
             day = line_date(ln, claim)
@@ -473,7 +498,7 @@ class _SameDay:
                 continue
             if stub is None:
                 stub = _stub_claim(claim)
-            entry = _D9911Entry(stub, _stub_line(ln), day)
+            entry = _D9911Entry(stub, _stub_line(ln, claim), day)
             entry.partners.extend(
                 p
                 for other_day, other in mine
@@ -490,6 +515,7 @@ class _SameDay:
                 changed.append(entry)
         if entries:
             self._mine.extend(entries)
+            self._holders.add(ctx.patient)
         if entries or changed:
             self._dirty = True
         return changed
@@ -506,8 +532,12 @@ class _BundledSameDay:
     def __init__(self) -> None:
         self.same_day = _SameDay(frozenset(DATA.bundled))
 
-    def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
-        for entry in self.same_day.observe(claim, ctx):
+    def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
+        changed = self.same_day.observe(claim, ctx)
+        return self._hits(changed) if changed else ()
+
+    def _hits(self, changed: list[_D9911Entry]) -> Iterator[Hit]:
+        for entry in changed:
             if entry.reported or not entry.partners:
                 continue
             entry.reported.add("")
@@ -573,8 +603,12 @@ class _SameSurface:
     def __init__(self) -> None:
         self.same_day = _SameDay(DATA.restorations)
 
-    def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
-        for entry in self.same_day.observe(claim, ctx):
+    def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
+        changed = self.same_day.observe(claim, ctx)
+        return self._hits(changed) if changed else ()
+
+    def _hits(self, changed: list[_D9911Entry]) -> Iterator[Hit]:
+        for entry in changed:
             for tooth in entry.line.teeth:
                 if not tooth.number or tooth.number in entry.reported:
                     continue
@@ -878,6 +912,9 @@ def d9910_per_tooth(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> It
 # -- recall pattern (whole batch) -------------------------------------------------------------
 
 
+_RECALL_OR_D9911 = DATA.recall_codes | {D9911}
+
+
 class _RecallPattern:
     """Per visit (patient and date): a recall code seen, and the first claim with D9911.
 
@@ -913,6 +950,8 @@ class _RecallPattern:
 
     def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
         self.claims += 1
+        if claim_codes(claim).isdisjoint(_RECALL_OR_D9911):
+            return ()
         recall_codes = DATA.recall_codes
         stub: m.Claim | None = None
         for ln in claim.lines:

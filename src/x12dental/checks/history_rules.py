@@ -10,7 +10,7 @@ same function the recorder stores, so what is flagged and what is stored agree.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from x12dental import model as m
 from x12dental.checks.implant import implant_data
@@ -19,6 +19,7 @@ from x12dental.engine import (
     Hit,
     NullHistory,
     RuleContext,
+    Settings,
     batch_rule,
     line_date,
     line_rule,
@@ -53,10 +54,14 @@ class _Duplicates:
         # Only what a finding quotes (CLM01, CLM file line): claims are not kept alive.
         # One entry per claim: on disk past the SpillMap's memory budget.
         self.seen: SpillMap[tuple[str, int | None]] = SpillMap()
+        # The window (days, None: off) and the first day it covers, for the run's settings
+        # and today: worked out once rather than per claim.
+        self._for: tuple[Settings, dt.date] | None = None
+        self._window: tuple[int, dt.date] | None = None
 
-    def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+    def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
         if not claim.lines:
-            return
+            return ()
         digest = claim_content_hash(claim, ctx.patient)
         first = self.seen.get(digest)
         if first is not None:
@@ -66,22 +71,31 @@ class _Duplicates:
                 if first_id == claim.claim_id
                 else f"claim {first_id}"
             )
-            yield Hit(
-                f"claim {claim.claim_id} repeats {which} in this file{_where(first_line)}: the same "
-                "patient, procedures, teeth, surfaces and dates of service; the payer pays "
-                "one and denies the other as a duplicate"
+            return (
+                Hit(
+                    f"claim {claim.claim_id} repeats {which} in this file{_where(first_line)}: "
+                    "the same patient, procedures, teeth, surfaces and dates of service; the "
+                    "payer pays one and denies the other as a duplicate"
+                ),
             )
-            return
         self.seen.put(digest, (claim.claim_id, claim.where.file_line))
-        window = duplicate_window(ctx)
-        if window is None:
-            return
-        if ctx.history.claim_seen(digest, ctx.today - dt.timedelta(days=window)):
-            yield Hit(
+        held = self._for
+        if held is None or held[0] is not ctx.settings or held[1] != ctx.today:
+            days = duplicate_window(ctx)
+            self._window = (days, ctx.today - dt.timedelta(days=days)) if days is not None else None
+            self._for = (ctx.settings, ctx.today)
+        if self._window is None or type(ctx.history) is NullHistory:
+            return ()  # off, or no store: NullHistory has seen nothing
+        window, since = self._window
+        if not ctx.history.claim_seen(digest, since):
+            return ()
+        return (
+            Hit(
                 f"claim {claim.claim_id} is identical to a claim already sent in the last "
                 f"{window} days (claim history): the same patient, procedures, teeth, surfaces "
                 "and dates of service; the payer will deny it as a duplicate"
-            )
+            ),
+        )
 
     def finish(self, ctx: RuleContext) -> Iterator[Hit]:
         return iter(())

@@ -268,11 +268,12 @@ def teeth_per_period(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> I
     summary="the claim has more service lines than the payer accepts",
     fix="Split the claim so each has no more lines than the payer's limit.",
 )
-def too_many_lines(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def too_many_lines(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """Some payers (paper crosswalks) accept fewer than the 50 lines the TR3 allows.
 
     Triggers: `[limits] max_lines_per_claim = 15` and a claim with 16 lines.
     """
     limit = ctx.settings.param("max_lines_per_claim")
-    if limit is not None and len(claim.lines) > limit:
-        yield Hit(f"the claim has {len(claim.lines)} service lines; this payer accepts {limit}")
+    if limit is None or len(claim.lines) <= limit:
+        return ()
+    return (Hit(f"the claim has {len(claim.lines)} service lines; this payer accepts {limit}"),)

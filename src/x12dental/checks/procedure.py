@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -340,9 +340,15 @@ def facts_for(code: str) -> CodeFacts | None:
     return builtin_table().get(code)
 
 
+# builtin_table().by_code, held once read: _facts is asked for several rules per line.
+_BY_CODE: list[Mapping[str, CodeFacts]] = []
+
+
 def _facts(line: m.ServiceLine, rule: str) -> CodeFacts | None:
     """The facts a rule checks this line against, or None when it has nothing to say."""
-    facts = builtin_table().get(line.procedure)
+    if not _BY_CODE:
+        _BY_CODE.append(builtin_table().by_code)
+    facts = _BY_CODE[0].get(line.procedure)
     if facts is None or rule in facts.silent:
         return None
     return facts
@@ -464,7 +470,7 @@ def tooth_required(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Ite
     summary="a tooth number is sent on a procedure that is not tooth-specific",
     fix="Leave out the TOO segment for whole-mouth, per-visit and arch procedures.",
 )
-def tooth_not_expected(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def tooth_not_expected(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """Evaluations, cleanings, full-mouth images, fluoride, orthodontic treatment,
     complete dentures and per-visit services are about the patient, the visit or an
     arch, not about a tooth (ADA claim-form guidance: report a tooth only when the
@@ -477,6 +483,12 @@ def tooth_not_expected(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) ->
     Triggers: `SV3*AD:D0120*55~` followed by `TOO*JP*8~`.
     Send instead: the D0120 line without TOO.
     """
+    if not line.teeth:
+        return ()
+    return _tooth_not_expected_hits(line)
+
+
+def _tooth_not_expected_hits(line: m.ServiceLine) -> Iterator[Hit]:
     facts = _facts(line, TOOTH_NOT_EXPECTED)
     if facts is None or facts.tooth != "none":
         return
@@ -838,7 +850,7 @@ def by_report_narrative(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -
     summary="a code reported once per visit is billed with more than one unit",
     fix="Bill one unit; use the each-additional code where one exists for further work.",
 )
-def per_visit_units(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def per_visit_units(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """Evaluations, cleanings, full-mouth and bitewing image sets, fluoride, the first
     periapical image, the first sedation increment, palliative care, desensitizing
     medicament and appointment codes are reported once per visit, whatever the number
@@ -850,6 +862,13 @@ def per_visit_units(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> It
     Triggers: `SV3*AD:D9910*55*****3~` (three teeth treated with a per-visit medicament).
     Send instead: `SV3*AD:D9910*55*****1~`, or the per-tooth code if that is what was done.
     """
+    units = line.units
+    if units is None or units <= 1:
+        return ()
+    return _per_visit_units_hits(line)
+
+
+def _per_visit_units_hits(line: m.ServiceLine) -> Iterator[Hit]:
     facts = _facts(line, PER_VISIT_UNITS)
     if facts is None or facts.units != "per-visit":
         return

@@ -11,7 +11,7 @@ must also be possible: not in the future, not after the file was created.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from x12dental import model as m
 from x12dental.engine import Hit, RuleContext, claim_rule, line_date, line_rule
@@ -47,11 +47,14 @@ def _latest_service_day(claim: m.Claim) -> dt.date | None:
     held, latest = _LATEST[0]
     if held is claim:
         return latest
-    latest = None
-    for date, _line in _service_dates(claim):
-        day = _last_day(date)
-        if day is not None and (latest is None or day > latest):
-            latest = day
+    claim_date = claim.date(SERVICE)
+    latest = _last_day(claim_date) if claim_date is not None else None
+    for line in claim.lines:  # as _service_dates, without a generator step per date
+        own = line.date(SERVICE)
+        if own is not None:
+            day = own.end or own.start
+            if day is not None and (latest is None or day > latest):
+                latest = day
     _LATEST[0] = (claim, latest)
     return latest
 
@@ -63,13 +66,19 @@ def _at(line: m.ServiceLine | None) -> str:
 
 
 def _prior_placement(line: m.ServiceLine) -> m.DateValue | None:
-    if not line.dates:
-        return None
-    for qualifier in PRIOR_PLACEMENT:
-        found = line.date(qualifier)
-        if found is not None:
-            return found
-    return None
+    """The line's first DTP*441, else its first DTP*139 (PRIOR_PLACEMENT's order), in one
+    pass over its dates."""
+    later: m.DateValue | None = None
+    for date in line.dates:
+        qualifier = date.qualifier
+        if qualifier == _PLACEMENT_FIRST:
+            return date
+        if qualifier == _PLACEMENT_THEN and later is None:
+            later = date
+    return later
+
+
+_PLACEMENT_FIRST, _PLACEMENT_THEN = PRIOR_PLACEMENT
 
 
 @claim_rule(
@@ -80,7 +89,7 @@ def _prior_placement(line: m.ServiceLine) -> m.DateValue | None:
     fix="Send SBR02 = 18 and no 2000C when the patient is the subscriber; otherwise leave SBR02 "
     "empty and send the patient in 2000C with PAT01 giving the relationship.",
 )
-def patient_loop(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def patient_loop(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """A 2000C patient loop is sent exactly when the patient is not the subscriber.
 
     SBR02 = 18 says the patient is the subscriber: the claim then hangs directly
@@ -97,6 +106,19 @@ def patient_loop(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     Instead: match SBR02 to the loops: `SBR*P*18` alone, or `SBR*P*` plus a
     2000C with `PAT*19` (or the true relationship).
     """
+    sub = claim.subscriber
+    if sub is None:
+        return ()
+    pat = claim.patient
+    if pat is None:
+        if sub.relationship == "18":
+            return ()
+    elif sub.relationship != "18" and pat.relationship != "18":
+        return ()
+    return _patient_loop_hits(claim)
+
+
+def _patient_loop_hits(claim: m.Claim) -> Iterator[Hit]:
     sub = claim.subscriber
     if sub is None:
         return
@@ -132,7 +154,7 @@ def patient_loop(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     summary="a replacement (7) or void (8) claim has no payer claim control number (REF*F8)",
     fix="Add REF*F8 with the payer's claim control number of the claim being replaced or voided.",
 )
-def replacement_without_f8(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def replacement_without_f8(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """A replacement or void claim must say which claim it replaces.
 
     CLM05-3 = 7 (replacement of a prior claim) or 8 (void/cancel of a prior
@@ -145,6 +167,12 @@ def replacement_without_f8(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     Instead: add `REF*F8*<payer claim control number from the 835 or 277CA>`,
     or send CLM05-3 = 1 if this is really a new claim.
     """
+    if claim.frequency not in ("7", "8"):
+        return ()
+    return _replacement_without_f8_hits(claim)
+
+
+def _replacement_without_f8_hits(claim: m.Claim) -> Iterator[Hit]:
     if claim.frequency not in ("7", "8"):
         return
     if any(ref.value for ref in claim.references_of("F8")):
@@ -164,7 +192,7 @@ def replacement_without_f8(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     summary="a predetermination (CLM19 = PB) carries a date of service (DTP*472)",
     fix="Remove DTP*472 from a predetermination, or drop CLM19 = PB if the services were performed.",
 )
-def predetermination_with_dates(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def predetermination_with_dates(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """A predetermination describes planned treatment, so it has no date of service.
 
     CLM19 = PB asks the payer for an estimate before treatment. A DTP*472 (date
@@ -178,6 +206,12 @@ def predetermination_with_dates(claim: m.Claim, ctx: RuleContext) -> Iterator[Hi
     send a claim (no CLM19) with the dates and the predetermination number in
     REF*G3.
     """
+    if not claim.predetermination:
+        return ()
+    return _predetermination_with_dates_hits(claim)
+
+
+def _predetermination_with_dates_hits(claim: m.Claim) -> Iterator[Hit]:
     if not claim.predetermination:
         return
     for date, line in _service_dates(claim):
@@ -197,7 +231,7 @@ def predetermination_with_dates(claim: m.Claim, ctx: RuleContext) -> Iterator[Hi
     summary="a claim (not a predetermination) has a line without a date of service",
     fix="Send the date of service in 2300 DTP*472, or in 2400 DTP*472 on each line.",
 )
-def service_date_missing(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def service_date_missing(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """A claim for performed services should say when each one was done.
 
     Unless the claim is a predetermination (CLM19 = PB), every line needs a date
@@ -212,6 +246,12 @@ def service_date_missing(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     Instead: add `DTP*472*D8*20260910` at claim level (one date for all lines)
     or on each line.
     """
+    if claim.predetermination or claim.date(SERVICE) is not None:
+        return ()
+    return _service_date_missing_hits(claim)
+
+
+def _service_date_missing_hits(claim: m.Claim) -> Iterator[Hit]:
     if claim.predetermination or claim.date(SERVICE) is not None:
         return
     missing = [line for line in claim.lines if line.date(SERVICE) is None]
@@ -238,7 +278,7 @@ def service_date_missing(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     summary="a date of service is in the future",
     fix="Send the claim after the treatment; use a predetermination (CLM19 = PB) for planned work.",
 )
-def future_service_date(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def future_service_date(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """A claim can only be paid for treatment already performed.
 
     A date of service (DTP*472, claim or line; the end of an RD8 range) after
@@ -250,6 +290,15 @@ def future_service_date(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     Instead: correct the date, or for treatment still to come send a
     predetermination (CLM19 = PB, no DTP*472).
     """
+    if claim.predetermination:
+        return ()
+    latest = _latest_service_day(claim)
+    if latest is None or latest <= ctx.today:
+        return ()
+    return _future_service_date_hits(claim, ctx)
+
+
+def _future_service_date_hits(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     if claim.predetermination:
         return  # its dates are wrong in themselves: situational.predetermination-with-dates
     latest = _latest_service_day(claim)
@@ -272,7 +321,7 @@ def future_service_date(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     summary="a date of service is after the date the file was created (BHT04)",
     fix="Correct the date of service or the file creation date (BHT04).",
 )
-def service_after_transaction(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def service_after_transaction(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """A claim cannot report treatment done after the claim file was created.
 
     BHT04 is the date the practice software built the transaction. A date of
@@ -286,6 +335,16 @@ def service_after_transaction(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]
     Instead: correct the date of service, or regenerate the file so BHT04 is
     the real creation date.
     """
+    created = claim.transaction_date
+    if created is None or claim.predetermination:
+        return ()
+    latest = _latest_service_day(claim)
+    if latest is None or latest <= created:
+        return ()
+    return _service_after_transaction_hits(claim, ctx)
+
+
+def _service_after_transaction_hits(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     created = claim.transaction_date
     if created is None or claim.predetermination:
         return
@@ -309,10 +368,11 @@ def service_after_transaction(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]
     severity="error",
     summary="a replacement prosthesis (SV305 = R) has no prior placement date (DTP*441)",
     fix="Add 2400 DTP*441 with the date the prosthesis being replaced was placed.",
+    needs="prosthesis",
 )
 def replacement_without_prior_date(
     line: m.ServiceLine, claim: m.Claim, ctx: RuleContext
-) -> Iterator[Hit]:
+) -> Iterable[Hit]:
     """A replacement crown, bridge or denture needs the date of the one it replaces.
 
     SV305 = R says the prosthesis replaces an existing one. Plans pay a
@@ -326,6 +386,12 @@ def replacement_without_prior_date(
     Instead: add `DTP*441*D8*<date the old crown was placed>`, or send SV305 = I
     if this is the first prosthesis on that site.
     """
+    if line.prosthesis != "R":
+        return ()
+    return _replacement_without_prior_date_hits(line)
+
+
+def _replacement_without_prior_date_hits(line: m.ServiceLine) -> Iterator[Hit]:
     if line.prosthesis == "R" and _prior_placement(line) is None:
         yield Hit(
             f"{line.procedure} on line {line.number} is a replacement (SV305 = R) but the line "
@@ -341,10 +407,11 @@ def replacement_without_prior_date(
     severity="error",
     summary="the prior placement date (DTP*441/139) is not before the line's date of service",
     fix="Correct DTP*441: it is the date the old prosthesis was placed, before this service.",
+    needs="dates",
 )
 def prior_placement_not_before_service(
     line: m.ServiceLine, claim: m.Claim, ctx: RuleContext
-) -> Iterator[Hit]:
+) -> Iterable[Hit]:
     """The prosthesis being replaced must have been placed before its replacement.
 
     The prior placement date (2400 DTP*441, or DTP*139 when estimated) is when
@@ -359,6 +426,13 @@ def prior_placement_not_before_service(
     Instead: send the real (or estimated, with DTP*139) placement date of the
     prosthesis being replaced.
     """
+    prior = _prior_placement(line)
+    if prior is None or prior.start is None:
+        return ()  # the usual line: no prior placement date, nothing to compare
+    return _prior_placement_not_before_service_hits(line, claim)
+
+
+def _prior_placement_not_before_service_hits(line: m.ServiceLine, claim: m.Claim) -> Iterator[Hit]:
     prior = _prior_placement(line)
     if prior is None or prior.start is None:
         return  # the usual line: no prior placement date, nothing to compare
@@ -382,7 +456,7 @@ def prior_placement_not_before_service(
     summary="the claim reports an accident (CLM11) but no accident date (DTP*439)",
     fix="Add 2300 DTP*439 with the accident date, or remove CLM11 if there was no accident.",
 )
-def accident_without_date(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def accident_without_date(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """An accident-related claim should give the date of the accident.
 
     CLM11 (related causes: AA auto accident, EM employment, OA other accident)
@@ -395,6 +469,12 @@ def accident_without_date(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     Instead: add `DTP*439*D8*<accident date>`, or drop CLM11 if the treatment is
     not accident-related.
     """
+    if not claim.related_causes:
+        return ()
+    return _accident_without_date_hits(claim)
+
+
+def _accident_without_date_hits(claim: m.Claim) -> Iterator[Hit]:
     if not claim.related_causes or claim.date(ACCIDENT) is not None:
         return
     causes = [c for c in claim.related_causes if c in ACCIDENT_CAUSES]
@@ -411,8 +491,9 @@ def accident_without_date(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
     severity="error",
     summary="a diagnosis pointer (SV311) points past the diagnosis codes sent in HI",
     fix="Point SV311 only at diagnosis codes present in the claim's HI segment (1 = HI01...).",
+    needs="diagnosis_pointers",
 )
-def diagnosis_pointer(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def diagnosis_pointer(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """Each diagnosis pointer on a line must name a diagnosis the claim sends.
 
     SV311 lists, for the line, the positions (1 to 4) of the diagnosis codes in
@@ -425,6 +506,12 @@ def diagnosis_pointer(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> 
 
     Instead: add the missing diagnosis to HI, or point at 1 or 2.
     """
+    if not line.diagnosis_pointers:
+        return ()
+    return _diagnosis_pointer_hits(line, claim)
+
+
+def _diagnosis_pointer_hits(line: m.ServiceLine, claim: m.Claim) -> Iterator[Hit]:
     count = len(claim.diagnoses)
     for pointer in line.diagnosis_pointers:
         if not pointer.isdigit():
@@ -448,7 +535,7 @@ def diagnosis_pointer(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) -> 
     summary="an RD8 date range starts after it ends",
     fix="Send the range as CCYYMMDD-CCYYMMDD with the earlier date first.",
 )
-def rd8_range(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
+def rd8_range(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     """A date range (RD8) must run forward in time.
 
     An RD8 date is `first-last`; a first date after the last one is usually the
@@ -459,6 +546,19 @@ def rd8_range(claim: m.Claim, ctx: RuleContext) -> Iterator[Hit]:
 
     Instead: send `DTP*472*RD8*20260901-20260915`.
     """
+    for date in claim.dates:
+        if date.format == "RD8":
+            break
+    else:
+        for line in claim.lines:
+            for date in line.dates:
+                if date.format == "RD8":
+                    return _rd8_range_hits(claim)
+        return ()
+    return _rd8_range_hits(claim)
+
+
+def _rd8_range_hits(claim: m.Claim) -> Iterator[Hit]:
     dated: list[tuple[m.DateValue, m.ServiceLine | None]] = [
         (d, None) for d in claim.dates if d.format == "RD8"
     ]
