@@ -19,7 +19,9 @@
    With --file-workers 1,2 each file is also checked with `--workers 2` (one file split by
    transaction set across two processes, x12dental.split): tool `x12dental/w2`.
 4. Batch mode: a folder of --batch-files files of --batch-claims claims each, checked with
-   `--workers W` for each W of --workers; the speed-up is against the first W.
+   `--workers W` for each W of --workers; the speed-up is against the first W. Printed
+   with it: what as many copies of a pure-Python loop get done at once, against one (the
+   machine's own ceiling for that speed-up at the time of the run).
 
 Seconds are wall-clock for the whole child process (interpreter start and imports
 included, as a user sees them), the fastest of --repeat runs; CPU s is the user+system
@@ -199,6 +201,35 @@ def table(columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     return "\n".join(lines)
 
 
+_SPIN = (
+    "import time\n"
+    "t = time.perf_counter()\n"
+    "x = 0\n"
+    "for i in range(8_000_000):\n"
+    "    x += i\n"
+    "print(time.perf_counter() - t)\n"
+)
+
+
+def parallel_capacity(copies: int) -> float:
+    """How many times one process's work `copies` CPU-bound processes get done at once.
+
+    The ceiling of any speed-up with that many workers on this machine right now: on a
+    shared or virtual machine two "cores" are often less than twice one (a speed-up
+    figure needs that context)."""
+
+    def spin(n: int) -> float:
+        procs = [
+            subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True)
+            for _ in range(n)
+        ]
+        return max(float(p.communicate()[0]) for p in procs)
+
+    alone = min(spin(1) for _ in range(2))
+    together = min(spin(copies) for _ in range(2))
+    return copies * alone / together
+
+
 def _compile_sources() -> None:
     """Bytecode for both tools, as an installed package has it (see the module docstring)."""
     import compileall
@@ -294,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
         total = per_file * args.batch_files
         brows: list[tuple[str, ...]] = []
         base: float | None = None
+        capacity = parallel_capacity(max(_ints(args.workers)))
+        records.append({"mode": "capacity", "workers": max(_ints(args.workers)), "x": capacity})
         for workers in _ints(args.workers):
             r = measure("x12dental", batch, workers)
             base = base or r["seconds"]
@@ -320,7 +353,11 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
         print()
-        print(f"batch: {args.batch_files} files x {per_file:,} claims ({os.cpu_count()} cores)")
+        print(
+            f"batch: {args.batch_files} files x {per_file:,} claims ({os.cpu_count()} cores; "
+            f"{max(_ints(args.workers))} copies of a pure-Python loop at once did "
+            f"{capacity:.2f}x the work of one in the same time)"
+        )
         print(table(BATCH_COLUMNS, brows))
     if args.out:
         args.out.write_text(json.dumps({"rows": records}, indent=2) + "\n")

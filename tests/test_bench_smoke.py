@@ -52,6 +52,10 @@ def test_bench_runs_and_prints_its_columns(tmp_path: Path) -> None:
     assert ours[0] == "50" and ours[5].endswith("x") and float(ours[2]) > 0 and float(ours[3]) > 0
     assert "speed-up" in proc.stdout and "workers" in proc.stdout
     rows = json.loads(out.read_text())["rows"]
+    capacity = [r for r in rows if r["mode"] == "capacity"]
+    assert len(capacity) == 1 and capacity[0]["x"] > 0
+    assert "copies of a pure-Python loop" in proc.stdout
+    rows = [r for r in rows if r["mode"] != "capacity"]
     assert {(r["mode"], r["tool"]) for r in rows} == {
         ("file", "pyx12"),
         ("file", "x12dental"),
