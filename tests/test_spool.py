@@ -132,3 +132,19 @@ def test_spill_map_weight_lowers_the_budget() -> None:
     assert data.spilled
     assert list(data.values()) == [1, 2, 3]
     data.close()
+
+
+def test_spilled_map_answers_unknown_keys_without_a_query() -> None:
+    data: SpillMap[int] = SpillMap(memory=50)
+    for i in range(500):  # past the budget: most keys are in SQLite, some in the buffer
+        data.put(f"k{i}", i)
+    assert data.spilled and data._db is not None
+    queries: list[str] = []
+    data._db.set_trace_callback(queries.append)
+    assert all(data.get(f"k{i}") == i for i in range(500))  # every key written is found
+    assert all(f"k{i}" in data for i in range(0, 500, 7))
+    found = len(queries)
+    assert found > 0
+    assert all(data.get(f"new{i}") is None and f"new{i}" not in data for i in range(2000))
+    assert len(queries) - found < 20  # a rare false "maybe" costs a query, nothing else
+    data.close()
