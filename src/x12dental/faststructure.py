@@ -53,6 +53,27 @@ def _drop(counts: dict[int, int], keys: frozenset[int]) -> None:
             del counts[k]
 
 
+def _reenter(counts: dict[int, int], loop: int, below: frozenset[int]) -> None:
+    """Entering loop `loop` again: delete the counts below it and move its own last.
+
+    Why the scan from the end is enough: dicts keep insertion order, and every entry of a
+    loop deletes what is counted below it and moves its count last, so whatever below it
+    is counted now was counted after it. A loop not counted yet (never entered, or reset
+    from above) gets the full delete instead."""
+    if loop not in counts:
+        _drop(counts, below)
+        return
+    doomed = []
+    for k in reversed(counts):
+        if k == loop:
+            break
+        if k in below:
+            doomed.append(k)
+    for k in doomed:
+        del counts[k]
+    counts[loop] = counts.pop(loop)
+
+
 def _value(el: list[str], idx: int, sub: int | None, subterm: str) -> str | None:
     if idx >= len(el):
         return None
@@ -115,8 +136,7 @@ class FastWalker:
 
     # counters ---------------------------------------------------------------
     def _reset(self, key: int) -> None:
-        counts = self.counts
-        _drop(counts, self.t.reset_keys(key))
+        _reenter(self.counts, key, self.t.reset_keys(key))
 
     def _inc(self, key: int) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -171,7 +191,7 @@ class FastWalker:
         count = counts.get(lk, 0) + 1
         if count > loop.max_repeat:
             return None
-        _drop(counts, self.t.reset_keys(lk))
+        _reenter(counts, lk, self.t.reset_keys(lk))
         counts[lk] = count
         counts[k] = counts.get(k, 0) + 1
         return child
@@ -650,7 +670,7 @@ class FastStructuralChecker(StructuralChecker):
                     lk = loop.key
                     count = counts.get(lk, 0) + 1
                     if count <= loop.max_repeat:
-                        _drop(counts, walker.t.reset_keys(lk))
+                        _reenter(counts, lk, walker.t.reset_keys(lk))
                         counts[lk] = count
                         counts[k] = counts.get(k, 0) + 1
                         cn = child
