@@ -24,7 +24,8 @@
    machine's own ceiling for that speed-up at the time of the run).
 
 Seconds are wall-clock for the whole child process (interpreter start and imports
-included, as a user sees them), the fastest of --repeat runs; CPU s is the user+system
+included, as a user sees them), the fastest of --repeat runs (runs compared with each
+other, such as 1 and 2 workers, are taken in turns); CPU s is the user+system
 time of that run's processes (its worker processes included), steadier than wall-clock
 on a shared machine; claims/s = claims / seconds; `ratio` on x12dental rows is
 x12dental claims/s divided by pyx12 claims/s on the same file (how many times faster);
@@ -115,15 +116,18 @@ def _children_cpu() -> float:
 REPEAT = 1  # runs per measurement (--repeat); the fastest is kept
 
 
-def measure(tool: str, target: Path, workers: int = 1) -> dict[str, float]:
-    """The fastest of REPEAT runs: wall seconds, CPU seconds of the run's processes, peak RSS."""
-    best: dict[str, float] | None = None
+def measure_each(runs: list[tuple[str, Path, int]]) -> list[dict[str, float]]:
+    """For each (tool, file, workers): wall seconds, CPU seconds of the run's processes
+    and peak RSS of the fastest of REPEAT runs, taken in turns (a, b, a, b...): a shared
+    machine's speed drifts, and turns give each run the same drift."""
+    best: list[dict[str, float] | None] = [None] * len(runs)
     for _ in range(REPEAT):
-        got = _measure_once(tool, target, workers)
-        if best is None or got["seconds"] < best["seconds"]:
-            best = got
-    assert best is not None
-    return best
+        for i, (tool, target, workers) in enumerate(runs):
+            got = _measure_once(tool, target, workers)
+            kept = best[i]
+            if kept is None or got["seconds"] < kept["seconds"]:
+                best[i] = got
+    return [b for b in best if b is not None]
 
 
 def _measure_once(tool: str, target: Path, workers: int) -> dict[str, float]:
@@ -282,7 +286,12 @@ def main(argv: list[str] | None = None) -> int:
     records: list[dict[str, Any]] = []
     for size in sizes:
         path, claims = ensure_file(args.data, size)
-        theirs = measure("pyx12", path) if claims <= args.pyx12_max else None
+        file_counts = _ints(args.file_workers)
+        runs = [("x12dental", path, w) for w in file_counts]
+        if claims <= args.pyx12_max:
+            runs.insert(0, ("pyx12", path, 1))
+        measured = measure_each(runs)  # in turns: the ratio compares like with like
+        theirs = measured.pop(0) if claims <= args.pyx12_max else None
         if theirs is not None:
             theirs_rate = claims / theirs["seconds"]
             rows.append(
@@ -297,8 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             records.append({"mode": "file", "claims": claims, "tool": "pyx12", **theirs})
-        for workers in _ints(args.file_workers):
-            ours = measure("x12dental", path, workers)
+        for workers, ours in zip(file_counts, measured, strict=True):
             ours_rate = claims / ours["seconds"]
             ratio = f"{ours_rate / theirs_rate:.1f}x" if theirs is not None else "-"
             tool = "x12dental" if workers == 1 else f"x12dental/w{workers}"
@@ -327,8 +335,9 @@ def main(argv: list[str] | None = None) -> int:
         base: float | None = None
         capacity = parallel_capacity(max(_ints(args.workers)))
         records.append({"mode": "capacity", "workers": max(_ints(args.workers)), "x": capacity})
-        for workers in _ints(args.workers):
-            r = measure("x12dental", batch, workers)
+        counts = _ints(args.workers)
+        measured = measure_each([("x12dental", batch, w) for w in counts])
+        for workers, r in zip(counts, measured, strict=True):
             base = base or r["seconds"]
             brows.append(
                 (
