@@ -307,10 +307,10 @@ class Decoded(Stored[T]):
         self.raw.close()
 
 
-_FILTER_BITS = 23  # 1 MB of filter per spilled map, whatever its size
+_FILTER_BITS = 21  # 256 KB of filter per spilled map, whatever its size
 _FILTER_BYTES = 1 << (_FILTER_BITS - 3)
 _FILTER_MASK = (1 << _FILTER_BITS) - 1
-_FILTER_SHIFT = 29  # the second position from other bits of the same hash
+_FILTER_SHIFT = 32  # the second position from other bits of the same hash
 
 
 class SpillMap(Generic[V]):
@@ -396,7 +396,7 @@ class SpillMap(Generic[V]):
 
     def _maybe_written(self, key: str) -> bool:
         """False: `key` was never written to SQLite. True: it may have been (two bits of
-        a 2**23-bit filter; ~0.2% false "maybe" at 200,000 keys, which only costs a query)."""
+        a 2**21-bit filter: ~3% false "maybe" at 200,000 keys, which only costs a query)."""
         h = hash(key)
         a = h & _FILTER_MASK
         b = (h >> _FILTER_SHIFT) & _FILTER_MASK
