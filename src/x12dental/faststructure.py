@@ -42,27 +42,13 @@ _MISS, _SEG, _LOOP, _NOTFOUND, _RESULT = range(5)
 WalkError = tuple[Node | None, str, int, str, str]
 
 
-def _drop(counts: dict[int, int], keys: frozenset[int]) -> None:
-    """Delete `keys` from `counts`, looping over the smaller of the two: a loop is entered
-    several times a claim, and a claim loop has ~125 keys below it but ~35 counted."""
-    if len(keys) <= len(counts):
-        for k in [k for k in keys if k in counts]:
-            del counts[k]
-    else:
-        for k in keys.intersection(counts):
-            del counts[k]
-
-
 def _reenter(counts: dict[int, int], loop: int, below: frozenset[int]) -> None:
-    """Entering loop `loop` again: delete the counts below it and move its own last.
+    """Entering loop `loop`: delete the counts below it and move its own last.
 
-    Why the scan from the end is enough: dicts keep insertion order, and every entry of a
-    loop deletes what is counted below it and moves its count last, so whatever below it
-    is counted now was counted after it. A loop not counted yet (never entered, or reset
-    from above) gets the full delete instead."""
-    if loop not in counts:
-        _drop(counts, below)
-        return
+    Why scanning from the end up to the loop's own count is enough: dicts keep insertion
+    order, and every entry of a loop deletes what is counted below it and moves its count
+    last, so whatever below it is counted now was counted after it (a few keys, against
+    ~125 keys below a claim loop). A loop not counted yet gets the whole dict scanned."""
     doomed = []
     for k in reversed(counts):
         if k == loop:
@@ -71,7 +57,8 @@ def _reenter(counts: dict[int, int], loop: int, below: frozenset[int]) -> None:
             doomed.append(k)
     for k in doomed:
         del counts[k]
-    counts[loop] = counts.pop(loop)
+    if loop in counts:
+        counts[loop] = counts.pop(loop)
 
 
 def _value(el: list[str], idx: int, sub: int | None, subterm: str) -> str | None:
@@ -173,10 +160,12 @@ class FastWalker:
         the segment (or the loop it opens) is within its repeat count, so there is nothing
         to report; the counters move as the full walk would move them."""
         fast = self.fast.get(key)
-        if fast is None:
-            return None
+        return None if fast is None else self.take(fast)
+
+    def take(self, step: FastStep) -> Node | None:
+        """Move the counters by a usual step (see quick), or None when it does not apply."""
         counts = self.counts
-        miss, child, loop = fast
+        miss, child, loop = step
         for k in miss:
             if k not in counts:
                 return None
@@ -648,32 +637,11 @@ class FastStructuralChecker(StructuralChecker):
         start = self._cnode
         assert start is not None
         walker = self._fast_walker
-        # The walk's usual step, looked up without building a key (FastWalker.quick inline).
-        cn = None
+        # The walk's usual step, looked up on the start node without building a key.
         step = start.steps.get(seg_id)
         if step is not None and step.__class__ is _ByQualifier:
             step = step.by.get(_value(el, step.idx, step.sub, subterm))
-        if step is not None:
-            counts = walker.counts
-            miss, child, loop = step
-            for k in miss:
-                if k not in counts:
-                    break
-            else:
-                k = child.key
-                if loop is None:
-                    count = counts.get(k, 0) + 1
-                    if count <= child.max_repeat:
-                        counts[k] = count
-                        cn = child
-                else:
-                    lk = loop.key
-                    count = counts.get(lk, 0) + 1
-                    if count <= loop.max_repeat:
-                        _reenter(counts, lk, walker.t.reset_keys(lk))
-                        counts[lk] = count
-                        counts[k] = counts.get(k, 0) + 1
-                        cn = child
+        cn = walker.take(step) if step is not None else None
         if cn is None:
             key = walker.key(start, seg_id, el, subterm)
             cn = walker.quick(key)
