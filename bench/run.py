@@ -2,7 +2,7 @@
 
     python bench/run.py [--sizes 1000,10000,100000] [--pyx12-max 10000] [--workers 1,2]
                         [--file-workers 1,2] [--batch-files 8] [--batch-claims 1000]
-                        [--repeat N] [--data DIR] [--out FILE]
+                        [--repeat N] [--compiled PYTHON] [--data DIR] [--out FILE]
 
 1. Generates seeded 837D files with `x12dental.synthetic.write_interchange` (codes, teeth,
    notes, attachments, dependents; one transaction set per 5,000 claims, as the guide
@@ -18,6 +18,9 @@
      with pyx12's logging silenced, only for files of at most --pyx12-max claims.
    With --file-workers 1,2 each file is also checked with `--workers 2` (one file split by
    transaction set across two processes, x12dental.split): tool `x12dental/w2`.
+   With --compiled PYTHON, each x12dental run is repeated under that interpreter, which
+   must have the compiled build installed (README, "Compiled build"): tools
+   `x12dental+mypyc` and `x12dental+mypyc/w2`. The build each interpreter runs is printed.
 4. Batch mode: a folder of --batch-files files of --batch-claims claims each, checked with
    `--workers W` for each W of --workers; the speed-up is against the first W. Printed
    with it: what as many copies of a pure-Python loop get done at once, against one (the
@@ -114,6 +117,21 @@ def _children_cpu() -> float:
 
 
 REPEAT = 1  # runs per measurement (--repeat); the fastest is kept
+COMPILED = "x12dental+mypyc"  # tool name of runs under --compiled
+PYTHONS = {COMPILED: sys.executable}  # set from --compiled
+
+
+def _python_for(tool: str) -> str:
+    return PYTHONS[COMPILED] if tool.startswith(COMPILED) else sys.executable
+
+
+def build_of(python: str) -> str:
+    """What the interpreter's x12dental runs, from x12dental.buildinfo ('pure Python', ...)."""
+    code = "from x12dental import buildinfo; print(buildinfo.describe())"
+    proc = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: {python} cannot import x12dental:\n{proc.stderr}")
+    return proc.stdout.strip()
 
 
 def measure_each(runs: list[tuple[str, Path, int]]) -> list[dict[str, float]]:
@@ -131,7 +149,7 @@ def measure_each(runs: list[tuple[str, Path, int]]) -> list[dict[str, float]]:
 
 
 def _measure_once(tool: str, target: Path, workers: int) -> dict[str, float]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", tool, str(target)]
+    cmd = [_python_for(tool), str(Path(__file__).resolve()), "--child", tool, str(target)]
     cmd += ["--child-workers", str(workers)]
     cpu = _children_cpu()
     start = time.perf_counter()
@@ -272,6 +290,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--repeat", type=int, default=1, help="runs per measurement; the fastest is kept"
     )
+    p.add_argument(
+        "--compiled",
+        metavar="PYTHON",
+        help="also run x12dental under this interpreter (with the compiled build installed)",
+    )
     p.add_argument("--data", type=Path, default=HERE / ".data", help="cache of generated files")
     p.add_argument("--out", type=Path, help="also write every row as JSON here")
     p.add_argument("--child", nargs=2, metavar=("TOOL", "FILE"), help=argparse.SUPPRESS)
@@ -283,13 +306,25 @@ def main(argv: list[str] | None = None) -> int:
     global REPEAT
     REPEAT = max(1, args.repeat)
     _compile_sources()
+    tools = ["x12dental"]
+    print(f"x12dental: {build_of(sys.executable)} ({sys.executable})")
+    if args.compiled:
+        PYTHONS[COMPILED] = args.compiled
+        build = build_of(args.compiled)
+        if not build.startswith("mypyc"):
+            raise SystemExit(
+                f"bench: --compiled {args.compiled} runs {build}, not the compiled build"
+            )
+        print(f"{COMPILED}: {build} ({args.compiled})")
+        tools.append(COMPILED)
     sizes = _ints(args.sizes)
     rows: list[tuple[str, ...]] = []
     records: list[dict[str, Any]] = []
     for size in sizes:
         path, claims = ensure_file(args.data, size)
         file_counts = _ints(args.file_workers)
-        runs = [("x12dental", path, w) for w in file_counts]
+        variants = [(t, w) for t in tools for w in file_counts]
+        runs = [(t, path, w) for t, w in variants]
         if claims <= args.pyx12_max:
             runs.insert(0, ("pyx12", path, 1))
         measured = measure_each(runs)  # in turns: the ratio compares like with like
@@ -308,10 +343,10 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             records.append({"mode": "file", "claims": claims, "tool": "pyx12", **theirs})
-        for workers, ours in zip(file_counts, measured, strict=True):
+        for (name, workers), ours in zip(variants, measured, strict=True):
             ours_rate = claims / ours["seconds"]
             ratio = f"{ours_rate / theirs_rate:.1f}x" if theirs is not None else "-"
-            tool = "x12dental" if workers == 1 else f"x12dental/w{workers}"
+            tool = name if workers == 1 else f"{name}/w{workers}"
             rows.append(
                 (
                     f"{claims:,}",

@@ -34,6 +34,10 @@ def test_bench_runs_and_prints_its_columns(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
+    from x12dental import buildinfo
+
+    assert lines[0] == f"x12dental: {buildinfo.describe()} ({sys.executable})"
+    lines = lines[1:]
     assert lines[0].split() == [
         "size",
         "tool",

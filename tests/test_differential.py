@@ -17,9 +17,9 @@ import pytest
 
 from x12dental import synthetic
 from x12dental.faststructure import FastStructuralChecker
-from x12dental.findings import Finding
+from x12dental.findings import ClaimContext, Finding
 from x12dental.mapper import ModelBuilder
-from x12dental.structure import ClaimContext, StructuralChecker
+from x12dental.structure import StructuralChecker
 from x12dental.tokenizer import Tokenizer, UnreadableInput
 
 from .conftest import CORPUS

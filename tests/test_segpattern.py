@@ -16,11 +16,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from x12dental import faststructure, synthetic
+from x12dental import buildinfo, faststructure, synthetic
 from x12dental.faststructure import FastStructuralChecker, _pattern_clean, _segment_clean
+from x12dental.findings import ClaimContext
 from x12dental.mapcompile import Node
-from x12dental.structure import ClaimContext
 from x12dental.tokenizer import Tokenizer
+
+if buildinfo.is_compiled("x12dental.faststructure"):
+    # The inputs are captured by swapping faststructure.segment_clean, a call compiled code
+    # makes directly. The property is about the source, which the pure-Python run tests; the
+    # compiled build is held to the same findings by the differential and end-to-end tests.
+    pytest.skip(
+        "captures calls by monkeypatching; runs on the pure-Python build", allow_module_level=True
+    )
 
 Call = tuple[Node, str, str, Any, Any]  # node, text, component separator, bad, ext
 

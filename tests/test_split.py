@@ -346,7 +346,10 @@ def test_bench_measures_one_file_with_two_workers(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    tools = [line.split()[1] for line in proc.stdout.splitlines()[2:4]]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("x12dental: ")  # the build measured comes first
+    head = next(i for i, line in enumerate(lines) if line.split()[:2] == ["size", "tool"])
+    tools = [line.split()[1] for line in lines[head + 2 : head + 4]]
     assert tools == ["x12dental", "x12dental/w2"]
     rows = json.loads(out.read_text())["rows"]
     assert [r["workers"] for r in rows] == [1, 2]

@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from x12dental import __version__
 
@@ -58,6 +58,16 @@ with _loading():
     from x12dental.ruledata import RuleDataError
 
 
+class _VersionAction(argparse.Action):
+    """`--version` names the build too: figures from a compiled and a pure run differ."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from x12dental import buildinfo
+
+        sys.stdout.write(f"x12dental {__version__} ({buildinfo.describe()})\n")
+        parser.exit()
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse exits 2 on usage errors already; keep its message short and located."""
 
@@ -79,7 +89,7 @@ def _workers(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="x12dental", description="Validate HIPAA X12 837 Dental (5010) claim files.")
-    p.add_argument("--version", action="version", version=f"x12dental {__version__}")
+    p.add_argument("--version", action=_VersionAction, nargs=0)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     c = sub.add_parser("check", help="validate 837D files")

@@ -93,3 +93,15 @@ class Finding:
             "group_control": loc.group_control,
             "transaction_control": loc.transaction_control,
         }
+
+
+@attrs.frozen(slots=True)
+class ClaimContext:
+    """What the model builder knows at a segment: structural findings inside a claim carry it.
+
+    Kept here, not in `structure`, so the compiled structural checker holds no attrs class.
+    """
+
+    claim_id: str | None = None
+    line: str | None = None
+    procedure: str | None = None

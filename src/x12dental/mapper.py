@@ -139,7 +139,11 @@ def _components(value: str, c: str) -> tuple[str, ...]:
     return tuple(filter(None, value.split(c))) if value else ()
 
 
-@attrs.define
+# The builders are mutable and private, plain classes rather than attrs: in the compiled
+# build (hatch_build.py) mypyc makes them native classes with typed fields, which an attrs
+# class with factory defaults cannot be.
+
+
 class _PartyBuilder:
     entity: str
     entity_type: str
@@ -148,20 +152,49 @@ class _PartyBuilder:
     id_qualifier: str
     id: str
     where: m.Where
-    address_line: str = ""
-    city: str = ""
-    state: str = ""
-    zip: str = ""
-    country: str = ""
-    n4_where: m.Where | None = None
-    taxonomy: str | None = None
-    references: list[m.Reference] | None = None  # lists made on first use: most stay empty
-    birth_date: m.DateValue | None = None
-    gender: str = ""
+    address_line: str
+    city: str
+    state: str
+    zip: str
+    country: str
+    n4_where: m.Where | None
+    taxonomy: str | None
+    references: list[m.Reference] | None  # lists made on first use: most stay empty
+    birth_date: m.DateValue | None
+    gender: str
     # The Party built from what was read so far; a segment that adds to the party clears
     # it. The billing provider is the same for every claim under its HL, and subscriber
     # and payer for every claim of the subscriber: built once, shared by those claims.
-    built: m.Party | None = None
+    built: m.Party | None
+
+    def __init__(
+        self,
+        entity: str,
+        entity_type: str,
+        last_or_org: str,
+        first: str,
+        id_qualifier: str,
+        id: str,
+        where: m.Where,
+    ) -> None:
+        self.entity = entity
+        self.entity_type = entity_type
+        self.last_or_org = last_or_org
+        self.first = first
+        self.id_qualifier = id_qualifier
+        self.id = id
+        self.where = where
+        self.address_line = ""
+        self.city = ""
+        self.state = ""
+        self.zip = ""
+        self.country = ""
+        self.n4_where = None
+        self.taxonomy = None
+        self.references = None
+        self.birth_date = None
+        self.gender = ""
+        self.built = None
 
     def build(self) -> m.Party:
         party = self.built
@@ -186,25 +219,43 @@ class _PartyBuilder:
         return party
 
 
-@attrs.define
 class _LineBuilder:
     number: str
     where: m.Where
-    procedure_qualifier: str = ""
-    procedure: str = ""
-    modifiers: tuple[str, ...] = ()
-    charge_raw: str = ""
-    place_of_service: str = ""
-    areas: tuple[str, ...] = ()
-    prosthesis: str = ""
-    units_raw: str = ""
-    pointers: tuple[str, ...] = ()
-    service_where: m.Where | None = None
-    dates: list[m.DateValue] = attrs.field(factory=list)
-    teeth: list[m.ToothInfo] | None = None  # lists made on first use: most stay empty
-    references: list[m.Reference] | None = None
-    adjudications: list[m.LineAdjudication] | None = None
-    rendering: _PartyBuilder | None = None
+    procedure_qualifier: str
+    procedure: str
+    modifiers: tuple[str, ...]
+    charge_raw: str
+    place_of_service: str
+    areas: tuple[str, ...]
+    prosthesis: str
+    units_raw: str
+    pointers: tuple[str, ...]
+    service_where: m.Where | None
+    dates: list[m.DateValue]
+    teeth: list[m.ToothInfo] | None  # lists made on first use: most stay empty
+    references: list[m.Reference] | None
+    adjudications: list[m.LineAdjudication] | None
+    rendering: _PartyBuilder | None
+
+    def __init__(self, number: str, where: m.Where) -> None:
+        self.number = number
+        self.where = where
+        self.procedure_qualifier = ""
+        self.procedure = ""
+        self.modifiers = ()
+        self.charge_raw = ""
+        self.place_of_service = ""
+        self.areas = ()
+        self.prosthesis = ""
+        self.units_raw = ""
+        self.pointers = ()
+        self.service_where = None
+        self.dates = []
+        self.teeth = None
+        self.references = None
+        self.adjudications = None
+        self.rendering = None
 
     def build(self) -> m.ServiceLine:
         units_raw = self.units_raw
@@ -231,14 +282,21 @@ class _LineBuilder:
         )
 
 
-@attrs.define
 class _CobBuilder:
     responsibility: str
     relationship: str
     where: m.Where
-    paid_amount: Decimal | None = None
-    adjustments: list[m.Adjustment] = attrs.field(factory=list)
-    payer: _PartyBuilder | None = None
+    paid_amount: Decimal | None
+    adjustments: list[m.Adjustment]
+    payer: _PartyBuilder | None
+
+    def __init__(self, responsibility: str, relationship: str, where: m.Where) -> None:
+        self.responsibility = responsibility
+        self.relationship = relationship
+        self.where = where
+        self.paid_amount = None
+        self.adjustments = []
+        self.payer = None
 
     def build(self) -> m.OtherPayer:
         return _OtherPayer(
@@ -251,7 +309,6 @@ class _CobBuilder:
         )
 
 
-@attrs.define
 class _ClaimBuilder:
     elements: list[str]
     component: str
@@ -262,18 +319,52 @@ class _ClaimBuilder:
     patient: m.Patient | None
     payer: m.Payer | None
     transaction_date: dt.date | None
-    dates: list[m.DateValue] = attrs.field(factory=list)
-    references: list[m.Reference] | None = None  # lists made on first use: most stay empty
-    notes: list[m.Note] | None = None
-    attachments: list[m.Attachment] | None = None
-    diagnoses: list[tuple[str, str]] | None = None
-    tooth_status: list[m.ToothStatus] | None = None
-    ortho: tuple[str, ...] = ()
-    patient_paid: Decimal | None = None
-    rendering: _PartyBuilder | None = None
-    facility: _PartyBuilder | None = None
-    cob: list[_CobBuilder] = attrs.field(factory=list)
-    lines: list[_LineBuilder] = attrs.field(factory=list)
+    dates: list[m.DateValue]
+    references: list[m.Reference] | None  # lists made on first use: most stay empty
+    notes: list[m.Note] | None
+    attachments: list[m.Attachment] | None
+    diagnoses: list[tuple[str, str]] | None
+    tooth_status: list[m.ToothStatus] | None
+    ortho: tuple[str, ...]
+    patient_paid: Decimal | None
+    rendering: _PartyBuilder | None
+    facility: _PartyBuilder | None
+    cob: list[_CobBuilder]
+    lines: list[_LineBuilder]
+
+    def __init__(
+        self,
+        elements: list[str],
+        component: str,
+        where: m.Where,
+        envelope: m.Envelope,
+        billing: m.BillingProvider | None,
+        subscriber: m.Subscriber | None,
+        patient: m.Patient | None,
+        payer: m.Payer | None,
+        transaction_date: dt.date | None,
+    ) -> None:
+        self.elements = elements
+        self.component = component
+        self.where = where
+        self.envelope = envelope
+        self.billing = billing
+        self.subscriber = subscriber
+        self.patient = patient
+        self.payer = payer
+        self.transaction_date = transaction_date
+        self.dates = []
+        self.references = None
+        self.notes = None
+        self.attachments = None
+        self.diagnoses = None
+        self.tooth_status = None
+        self.ortho = ()
+        self.patient_paid = None
+        self.rendering = None
+        self.facility = None
+        self.cob = []
+        self.lines = []
 
     def build(self, end_position: int | None) -> m.Claim:
         el, c = self.elements, self.component
@@ -448,6 +539,8 @@ class ModelBuilder:
         self._sub_fields: tuple[str, list[str], m.Where] | None = None
         self._sub_party: _PartyBuilder | None = None
         self._subscriber: m.Subscriber | None = None
+        # Compared with ==, not `is`: the compiled build keeps such tuples unboxed, so the
+        # same fields read twice are two tuple objects (equal: same HL id, list, Where).
         self._sub_from: tuple[str, list[str], m.Where] | None = None
         self._pat_fields: tuple[str, list[str], m.Where] | None = None
         self._pat_party: _PartyBuilder | None = None
@@ -491,7 +584,7 @@ class ModelBuilder:
         fields = self._sub_fields
         if fields is not None:
             party, birth, gender = _person(self._sub_party)
-            if not _same_person(self._subscriber, self._sub_from is fields, party, birth, gender):
+            if not _same_person(self._subscriber, self._sub_from == fields, party, birth, gender):
                 hl_id, sbr, where = fields
                 self._subscriber = _Subscriber(
                     hl_id, _get(sbr, 1), _get(sbr, 2), _get(sbr, 3), party, birth, gender, where
@@ -504,7 +597,7 @@ class ModelBuilder:
         fields = self._pat_fields
         if fields is not None:
             party, birth, gender = _person(self._pat_party)
-            if not _same_person(self._patient, self._pat_from is fields, party, birth, gender):
+            if not _same_person(self._patient, self._pat_from == fields, party, birth, gender):
                 hl_id, pat_el, where = fields
                 self._patient = _Patient(hl_id, _get(pat_el, 1), party, birth, gender, where)
                 self._pat_from = fields

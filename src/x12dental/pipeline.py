@@ -18,10 +18,9 @@ import attrs
 from x12dental import model as m
 from x12dental.engine import History, RuleRunner, Settings, line_date
 from x12dental.faststructure import FastStructuralChecker
-from x12dental.findings import Finding, Location, Severity
+from x12dental.findings import ClaimContext, Finding, Location, Severity
 from x12dental.mapper import ModelBuilder
 from x12dental.spool import Decoded, Spool
-from x12dental.structure import ClaimContext
 from x12dental.tokenizer import Tokenizer, UnreadableInput
 
 if TYPE_CHECKING:

@@ -529,7 +529,7 @@ def _warm(job: Job) -> None:
     import io
 
     from x12dental.faststructure import FastStructuralChecker
-    from x12dental.structure import ClaimContext
+    from x12dental.findings import ClaimContext
     from x12dental.tokenizer import UnreadableInput
 
     if isinstance(job, tuple):

@@ -15,7 +15,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import attrs
 import pyx12.errors
 import pyx12.map_if
 import pyx12.map_index
@@ -26,7 +25,7 @@ from pyx12.map_if._segment import apply_segment_errors
 from pyx12.map_walker import apply_walk_errors, walk_tree
 
 from x12dental import messages, parsecache
-from x12dental.findings import AckCode, Finding, Location, Severity
+from x12dental.findings import AckCode, ClaimContext, Finding, Location, Severity
 from x12dental.mapfolder import DENTAL_VERSIONS, PREFERRED_VERSION, map_folder
 from x12dental.tokenizer import Token
 
@@ -48,15 +47,6 @@ def _load_map(name: str, folder: str) -> Any:
             folder, name, lambda: pyx12.map_if.load_map_file(name, _PARAM, folder)
         )
     return _MAPS[key]
-
-
-@attrs.frozen(slots=True)
-class ClaimContext:
-    """What the model builder knows at this segment: findings inside a claim carry it."""
-
-    claim_id: str | None = None
-    line: str | None = None
-    procedure: str | None = None
 
 
 FindingSink = Callable[[Finding], None]
