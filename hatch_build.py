@@ -58,7 +58,6 @@ class CompiledBuild(BuildHookInterface):  # type: ignore[misc, unused-ignore]
         self._tmp = tempfile.mkdtemp(prefix="x12dental-mypyc-")
         tmp = Path(self._tmp)
         (tmp / "setup.py").write_text(_SETUP, encoding="utf-8")
-        lib, temp, c_dir = tmp / "lib", tmp / "temp", tmp / "c"
         mypy_args = [
             "--config-file",
             str(root / "pyproject.toml"),
@@ -69,6 +68,22 @@ class CompiledBuild(BuildHookInterface):  # type: ignore[misc, unused-ignore]
         for rel in paths:
             if not (src / rel).is_file():
                 raise ValueError(f"hatch_build.py: no module file src/{rel}")
+        try:
+            self._compile(src, tmp, mypy_args, paths, modules, build_data)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _compile(
+        self,
+        src: Path,
+        tmp: Path,
+        mypy_args: list[str],
+        paths: list[str],
+        modules: list[str],
+        build_data: dict[str, Any],
+    ) -> None:
+        lib, temp, c_dir = tmp / "lib", tmp / "temp", tmp / "c"
         # cwd=src, so mypy names the modules x12dental.*, as they are imported.
         proc = subprocess.run(
             [

@@ -20,6 +20,7 @@ HOT_MODULES = (
     "x12dental.faststructure",
     "x12dental.mapcompile",
     "x12dental.segpattern",
+    "x12dental.narrative",
 )
 
 
