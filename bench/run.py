@@ -118,11 +118,11 @@ def _children_cpu() -> float:
 
 REPEAT = 1  # runs per measurement (--repeat); the fastest is kept
 COMPILED = "x12dental+mypyc"  # tool name of runs under --compiled
-PYTHONS = {COMPILED: sys.executable}  # set from --compiled
+COMPILED_PYTHON = sys.executable  # the interpreter given with --compiled
 
 
 def _python_for(tool: str) -> str:
-    return PYTHONS[COMPILED] if tool.startswith(COMPILED) else sys.executable
+    return COMPILED_PYTHON if tool.startswith(COMPILED) else sys.executable
 
 
 def build_of(python: str) -> str:
@@ -303,13 +303,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         return child(args.child[0], args.child[1], args.child_workers)
 
-    global REPEAT
+    global REPEAT, COMPILED_PYTHON
     REPEAT = max(1, args.repeat)
     _compile_sources()
     tools = ["x12dental"]
     print(f"x12dental: {build_of(sys.executable)} ({sys.executable})")
     if args.compiled:
-        PYTHONS[COMPILED] = args.compiled
+        COMPILED_PYTHON = args.compiled
         build = build_of(args.compiled)
         if not build.startswith("mypyc"):
             raise SystemExit(
