@@ -48,7 +48,17 @@ def _reenter(counts: dict[int, int], loop: int, below: frozenset[int]) -> None:
     Why scanning from the end up to the loop's own count is enough: dicts keep insertion
     order, and every entry of a loop deletes what is counted below it and moves its count
     last, so whatever below it is counted now was counted after it (a few keys, against
-    ~125 keys below a claim loop). A loop not counted yet gets the whole dict scanned."""
+    ~125 keys below a claim loop).
+
+    A loop not counted yet (each claim's 2300, each first 2400: three in four calls) may
+    have counts below it anywhere in the dict (pyx12 enters a wrapper loop's child loop
+    without the wrapper), but almost never has: `isdisjoint` tells in C (iterating the
+    smaller side, hence on the keys view), where a scan here cost ~370 instructions a key."""
+    if loop not in counts:
+        if not counts.keys().isdisjoint(below):
+            for k in [k for k in counts if k in below]:
+                del counts[k]
+        return
     doomed = []
     for k in reversed(counts):
         if k == loop:
@@ -57,8 +67,7 @@ def _reenter(counts: dict[int, int], loop: int, below: frozenset[int]) -> None:
             doomed.append(k)
     for k in doomed:
         del counts[k]
-    if loop in counts:
-        counts[loop] = counts.pop(loop)
+    counts[loop] = counts.pop(loop)
 
 
 def _value(el: list[str], idx: int, sub: int | None, subterm: str) -> str | None:
@@ -389,6 +398,29 @@ class FastWalker:
         self.missing = keep
 
 
+# Date types an 8-digit CCYYMMDD value satisfies when it is a real day (pyx12's
+# is_valid_date: DT takes 6, 8 or 12 digits, D8 exactly 8).
+_CCYYMMDD = frozenset({"DT", "D8"})
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def ccyymmdd_valid(v: str) -> bool:
+    """True when `v` is 8 ASCII digits naming a day from 1800 on: a date pyx12 accepts.
+
+    Why here: every unseen date (birth dates, mostly) went to pyx12's checker, ~8,000
+    instructions a call. False means only "not vouched for": the caller asks pyx12."""
+    if len(v) != 8 or not v.isascii() or not v.isdigit():
+        return False
+    year = int(v[:4])
+    month = int(v[4:6])
+    day = int(v[6:])
+    if year < 1800 or month < 1 or month > 12 or day < 1:
+        return False
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return day <= 29
+    return day <= _MONTH_DAYS[month]
+
+
 def _ele_clean(s: Elem, v: str, bad: re.Pattern[str], ext: Any) -> bool:
     """True when pyx12 would find nothing wrong with value v of a simple element."""
     if v == "":
@@ -411,7 +443,9 @@ def _ele_clean(s: Elem, v: str, bad: re.Pattern[str], ext: Any) -> bool:
         if _REAL.fullmatch(v) is None:
             return False
     elif dtype in ("DT", "D8", "D6", "TM"):
-        if not validation.IsValidDataType(v, dtype, mapcompile.CHARSET, "00501"):
+        if not (dtype in _CCYYMMDD and ccyymmdd_valid(v)) and not validation.IsValidDataType(
+            v, dtype, mapcompile.CHARSET, "00501"
+        ):
             return False
     else:
         return False
@@ -422,7 +456,9 @@ def _ele_clean(s: Elem, v: str, bad: re.Pattern[str], ext: Any) -> bool:
     ):
         return False
     if s.type_list and not any(
-        validation.IsValidDataType(v, d, mapcompile.CHARSET) for d in s.type_list
+        (d in _CCYYMMDD and ccyymmdd_valid(v))
+        or validation.IsValidDataType(v, d, mapcompile.CHARSET)
+        for d in s.type_list
     ):
         return False
     return s.rec is None or s.rec.search(v) is not None
@@ -601,7 +637,11 @@ class FastStructuralChecker(StructuralChecker):
     def feed(self, tok: Token) -> None:
         seg_id = tok.seg_id
         r = self._reader
-        ele_term = r.ele_term
+        d = tok.delimiters
+        # The reader's separators are those of the interchange's ISA token (see
+        # _start_interchange): read them off the token, natively, when it is that one's.
+        own = d is self._delims
+        ele_term = d.element if own else r.ele_term
         text = tok.text
         node = self._node
         if (
@@ -627,13 +667,13 @@ class FastStructuralChecker(StructuralChecker):
             r._seg_error(
                 "SEG1", "Segment contains trailing element terminators", None, r.cur_line + 1
             )
-        el = text.split(ele_term)
+        el = tok.fields() if own else text.split(ele_term)
         if seg_id in _COUNTED:
             self._read(seg_id, el)
         else:
             r.seg_count += 1
             r.cur_line += 1
-        subterm = r.subele_term
+        subterm = d.component if own else r.subele_term
         start = self._cnode
         assert start is not None
         walker = self._fast_walker
@@ -665,9 +705,7 @@ class FastStructuralChecker(StructuralChecker):
             errh._ele = None
             if r.err_list:
                 errh.handle_errors(r.pop_errors())
-            if cn.special or not segment_clean(
-                cn, text, el, subterm, self._bad, node.root.ext_codes
-            ):
+            if cn.special or not segment_clean(cn, text, el, subterm, self._bad, cn.ext):
                 seg = pyx12.segment.Segment(text, r.seg_term, ele_term, subterm)
                 apply_segment_errors(node, seg, errh)
             self._node = node
@@ -794,7 +832,7 @@ class FastStructuralChecker(StructuralChecker):
             seg is not None
             or cn is None
             or cn.special
-            or not segment_clean(cn, text, el, subterm, self._bad, node.root.ext_codes)
+            or not segment_clean(cn, text, el, subterm, self._bad, cn.ext)
         ):
             if seg is None:
                 seg = pyx12.segment.Segment(text, r.seg_term, ele_term, subterm)
@@ -817,13 +855,20 @@ class FastStructuralChecker(StructuralChecker):
                     "HL1", f"My HL count {r.hl_count:d} does not match your HL count {hl01}"
                 )
             hl02 = el[2] if len(el) > 2 else None
+            stack: list[int] = r.hl_stack
             if hl02 != "":
+                # pyx12 tests `parent in stack`, then pops down to it. Searched from the
+                # top here: the same answer, but pyx12 pops only for a child HL, so a set
+                # with many 2000A loops keeps each billing provider's HL on the stack, and
+                # a search from the bottom made every HL cost O(stack).
                 parent = _int(hl02)
-                if parent not in r.hl_stack:
+                i = len(stack) - 1
+                while i >= 0 and stack[i] != parent:
+                    i -= 1
+                if i < 0:
                     r._seg_error("HL2", f"HL parent ({parent}) is not a valid parent")
-                while r.hl_stack and parent != r.hl_stack[-1]:
-                    del r.hl_stack[-1]
-            r.hl_stack.append(r.hl_count)
+                del stack[i + 1 :]
+            stack.append(r.hl_count)
         elif r.check_837_lx and seg_id == "CLM":
             r.lx_count = 0
         elif r.check_837_lx and seg_id == "LX":

@@ -101,6 +101,7 @@ class Node:
         "child_list",
         "children",
         "elems",
+        "ext",
         "first_node",
         "first_seg",
         "key",
@@ -147,6 +148,7 @@ class Node:
         self.qual: tuple[int, int | None] | None = None
         self.qual_codes: frozenset[str] = frozenset()
         self.elems: tuple[Elem, ...] = ()
+        self.ext: Any = None  # pyx12's external code lists (its map root's), for segments
         self.syntax: list[tuple[str, tuple[int, ...]]] = []
         self.seen: dict[str, bool] = {}  # segment text -> clean, filled by the checker
         self.seen_sub = ""  # the component separator `seen` holds texts for
@@ -245,6 +247,7 @@ class Tables:
             node.qual = (ele_idx, sub_idx)
             node.qual_codes = frozenset(child._valid_codes_set)
         node.elems = tuple(Elem(c) for c in py.children)
+        node.ext = py.root.ext_codes
         for syn in py.syntax:
             node.syntax.append((str(syn[0]), tuple(int(s) for s in syn[1:])))
         if py.id in ENVELOPE:

@@ -640,12 +640,11 @@ class ModelBuilder:
         self.position = position
         handler = _HANDLERS.get(seg)
         if handler is not None:
-            delimiters = tok.delimiters
-            el = tok.text.split(delimiters.element)
+            el = tok.fields()
             n = len(el)
             if n < _PADDED:
-                el += _PAD[n]
-            handler(self, el, _where(_Where, (seg, position, tok.line)), delimiters.component)
+                el = el + _PAD[n]  # a copy: the token's list is shared with the checker
+            handler(self, el, _where(_Where, (seg, position, tok.line)), tok.delimiters.component)
 
     # envelope
 

@@ -27,7 +27,7 @@ from pyx12.map_walker import apply_walk_errors, walk_tree
 from x12dental import messages, parsecache
 from x12dental.findings import AckCode, ClaimContext, Finding, Location, Severity
 from x12dental.mapfolder import DENTAL_VERSIONS, PREFERRED_VERSION, map_folder
-from x12dental.tokenizer import Token
+from x12dental.tokenizer import Delimiters, Token
 
 # pyx12 logs every error with the bad value in it: values are PHI, so it stays silent.
 logging.getLogger("pyx12").setLevel(logging.CRITICAL + 1)
@@ -178,6 +178,7 @@ class StructuralChecker:
         reader = pyx12.x12file.X12Reader.__new__(pyx12.x12file.X12Reader)
         pyx12.x12file.X12Base.__init__(reader)
         self._reader = reader
+        self._delims: Delimiters | None = None  # the tokens whose separators `reader` has
         self._control: Any = None
         self._map: Any = None
         self._map_name: str | None = None
@@ -357,6 +358,7 @@ class StructuralChecker:
         d = tok.delimiters
         r = self._reader
         r.seg_term, r.ele_term, r.subele_term = d.segment, d.element, d.component
+        self._delims = d
         r.repetition_term = d.repetition
         r.icvn = icvn
         if icvn != "00501":
