@@ -628,6 +628,23 @@ class FastStructuralChecker(StructuralChecker):
         self._bad = mapcompile.bad_char_re()
         self._cnode: Node | None = None
         self._cnode_of: Any = None
+        # pyx12's reader counts segments and lines (seg_count, cur_line) on a Python
+        # object: four attribute look-ups and two boxed ints a segment. The fast path counts
+        # here instead, and _sync writes the counts back before anything else reads them
+        # (the slow path, finish). _segc < 0: not mirrored, read them from the reader.
+        self._segc = -1
+        self._curl = 0
+
+    def _sync(self) -> None:
+        if self._segc >= 0:
+            r = self._reader
+            r.seg_count = self._segc
+            r.cur_line = self._curl
+            self._segc = -1
+
+    def finish(self) -> None:
+        self._sync()
+        super().finish()
 
     def _start_interchange(self, tok: Token) -> None:
         super()._start_interchange(tok)
@@ -641,7 +658,8 @@ class FastStructuralChecker(StructuralChecker):
         # The reader's separators are those of the interchange's ISA token (see
         # _start_interchange): read them off the token, natively, when it is that one's.
         own = d is self._delims
-        ele_term = d.element if own else r.ele_term
+        # (None before the first ISA: "" then, which no text ends with)
+        ele_term: str = d.element if own else (r.ele_term or "")
         text = tok.text
         node = self._node
         if (
@@ -652,6 +670,7 @@ class FastStructuralChecker(StructuralChecker):
             or len(text) <= len(seg_id) + 1
             or (text[-1] == ele_term and text.rstrip(ele_term) == seg_id)
         ):
+            self._sync()
             super().feed(tok)
             return
         # An ordinary segment inside a checked transaction: StructuralChecker.feed and
@@ -663,17 +682,21 @@ class FastStructuralChecker(StructuralChecker):
         self._sv3_missing_reported = False
         errh = self._errh
         errh.suppress_unrecognized = False
+        segc = self._segc
+        if segc < 0:
+            segc = r.seg_count
+            self._curl = r.cur_line
         if text[-1] == ele_term:
             r._seg_error(
-                "SEG1", "Segment contains trailing element terminators", None, r.cur_line + 1
+                "SEG1", "Segment contains trailing element terminators", None, self._curl + 1
             )
         el = tok.fields() if own else text.split(ele_term)
         if seg_id in _COUNTED:
-            self._read(seg_id, el)
-        else:
-            r.seg_count += 1
-            r.cur_line += 1
-        subterm = d.component if own else r.subele_term
+            self._read_counted(seg_id, el)
+        segc += 1
+        self._segc = segc
+        self._curl += 1
+        subterm: str = d.component if own else r.subele_term
         start = self._cnode
         assert start is not None
         walker = self._fast_walker
@@ -688,7 +711,7 @@ class FastStructuralChecker(StructuralChecker):
             if cn is not None:
                 self._remember_step(start, seg_id, el, key)
         if cn is None:
-            cn, walk_errors = walker.walk(start, seg_id, el, subterm, r.seg_count, key)
+            cn, walk_errors = walker.walk(start, seg_id, el, subterm, segc, key)
             for w_node, w_seg, w_count, w_code, w_text in walk_errors:
                 if w_node is not None:
                     errh._set_seg(w_seg, w_node.py, w_count)
@@ -699,7 +722,7 @@ class FastStructuralChecker(StructuralChecker):
         else:
             node = cn.py
             errh._seg_id = seg_id
-            errh._seg_count = r.seg_count
+            errh._seg_count = segc
             errh._seg_name = cn.name
             errh._seg_loop = cn.loop_id
             errh._ele = None
@@ -846,6 +869,14 @@ class FastStructuralChecker(StructuralChecker):
 
     def _read(self, seg_id: str, el: list[str]) -> None:
         """pyx12's X12Reader._parse_segment for an ordinary segment with a valid id."""
+        if seg_id in _COUNTED:
+            self._read_counted(seg_id, el)
+        r = self._reader
+        r.seg_count += 1
+        r.cur_line += 1
+
+    def _read_counted(self, seg_id: str, el: list[str]) -> None:
+        """_read's HL and LX bookkeeping (the segment and line counts are the caller's)."""
         r = self._reader
         if seg_id == "HL":
             r.hl_count += 1
@@ -880,8 +911,6 @@ class FastStructuralChecker(StructuralChecker):
                     f"Your 2400/LX01 Service Line Number {lx01} does not match my count "
                     f"of {r.lx_count:d}",
                 )
-        r.seg_count += 1
-        r.cur_line += 1
 
 
 def _int(value: str | None) -> int | None:
