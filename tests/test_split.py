@@ -451,3 +451,80 @@ def test_set_offsets_read_in_chunks_find_every_set(
     assert len(want) == 12
     monkeypatch.setattr(split_module, "_SCAN_CHUNK", chunk)
     assert set_offsets(data) == want
+
+
+def _offsets_by_regex(data: bytes) -> list[int]:
+    """The scan as first written: one pattern from the terminator on (the reference)."""
+    found = split_module._delimiters(data[:4096])
+    if found is None:
+        return []
+    sep, term = found
+    pattern = re.compile(re.escape(term) + rb"\s*ST" + re.escape(sep))
+    return [m.start() for m in pattern.finditer(data)]
+
+
+_PIECES = st.sampled_from(
+    [b"ST*", b"~", b"\n", b"\r\n", b" ", b"ST", b"*", b"CLM*1", b"~ST*", b"\nST*", b"~\n ST*"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=st.lists(_PIECES, max_size=60).map(b"".join),
+    term=st.sampled_from([b"~", b"\n", b"!"]),
+)
+def test_the_set_scan_finds_what_the_reference_pattern_finds(body: bytes, term: bytes) -> None:
+    isa = b"ISA*" + b"*".join([b"00"] * 15) + b"*:" + term
+    isa = isa[:105].ljust(105, b"0") + term
+    data = isa + body.replace(b"~", term) + term + b"ST*837" + term
+    assert split_module.set_offsets(data) == _offsets_by_regex(data)
+
+
+def _three_parts(tmp_path: Path) -> tuple[Path, list[split_module.PartSpec]]:
+    data = generate(9, GenOptions(transactions=3, claims=240)).text.encode()
+    path = tmp_path / "big.837"
+    path.write_bytes(data)
+    return path, plan_parts(set_offsets(data), len(data), 3)
+
+
+def _no_spooled_files(tmp: Path) -> bool:
+    return not any(tmp.glob("x12dental-spool-*"))
+
+
+@pytest.mark.skipif(split_module._context().get_start_method() != "fork", reason="fork only")
+def test_a_failing_part_fails_the_check_and_leaves_no_files(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path, specs = _three_parts(tmp_path)
+    spool_dir = tmp_path / "tmp"
+    spool_dir.mkdir()
+    monkeypatch.setenv("TMPDIR", str(spool_dir))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    real = split_module._part_work
+
+    def failing(job: Any, plan: Plan, spec: split_module.PartSpec) -> Any:
+        if spec.index == 2:
+            raise ValueError("part 2 broke")
+        return real(job, plan, spec)
+
+    monkeypatch.setattr(split_module, "_part_work", failing)  # the forked parts see it too
+    with pytest.raises(ValueError, match="part 2 broke"):
+        check_split(path, Plan(today=TODAY), 3, specs=specs)
+    assert _no_spooled_files(spool_dir)
+
+
+@pytest.mark.skipif(split_module._context().get_start_method() != "fork", reason="fork only")
+def test_a_part_process_that_dies_is_reported(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
+    path, specs = _three_parts(tmp_path)
+
+    def dying(job: Any, plan: Plan, spec: split_module.PartSpec) -> Any:
+        os._exit(3)
+
+    monkeypatch.setattr(split_module, "_part_work", dying)
+    with pytest.raises(BrokenProcessPool, match="exit code 3"):
+        check_split(path, Plan(today=TODAY), 3, specs=specs)
