@@ -491,10 +491,20 @@ def _no_spooled_files(tmp: Path) -> bool:
     return not any(tmp.glob("x12dental-spool-*"))
 
 
-@pytest.mark.skipif(split_module._context().get_start_method() != "fork", reason="fork only")
+def _forking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts in forked processes (they see this process's monkeypatches), even when an
+    earlier test left a thread running (split then spawns, to be safe)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("parts are forked on Linux only")
+    import multiprocessing
+
+    monkeypatch.setattr(split_module, "_context", lambda: multiprocessing.get_context("fork"))
+
+
 def test_a_failing_part_fails_the_check_and_leaves_no_files(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    _forking(monkeypatch)
     path, specs = _three_parts(tmp_path)
     spool_dir = tmp_path / "tmp"
     spool_dir.mkdir()
@@ -513,13 +523,13 @@ def test_a_failing_part_fails_the_check_and_leaves_no_files(
     assert _no_spooled_files(spool_dir)
 
 
-@pytest.mark.skipif(split_module._context().get_start_method() != "fork", reason="fork only")
 def test_a_part_process_that_dies_is_reported(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import os
     from concurrent.futures.process import BrokenProcessPool
 
+    _forking(monkeypatch)
     path, specs = _three_parts(tmp_path)
 
     def dying(job: Any, plan: Plan, spec: split_module.PartSpec) -> Any:

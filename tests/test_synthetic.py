@@ -755,3 +755,29 @@ def test_clean_batch_sample_passes_pyx12() -> None:
     assert ok, json.dumps(pyx12_errors(doc)[:5], indent=1)
     codes = {ln.code for c in claims(read(path.read_text(encoding="ascii"))) for ln in c.lines}
     assert {"D6010", "D6011", "D9911", "D4341"} <= codes
+
+
+def test_missing_clm_spares_a_claim_that_follows_a_service_line() -> None:
+    # Two claims of one subscriber: without the second CLM, that claim's DTP*472 reads as
+    # the first claim's line date, and the fault shows later. Only a claim right after the
+    # subscriber's (or patient's) loops is a fair target.
+    options = GenOptions(
+        claims=2,
+        claims_per_provider=2,
+        dependent_share=0.0,
+        max_lines=1,
+        line_break="",
+        claim_dates=True,
+        line_dates=False,
+    )
+    text = generate(0, options).text
+    segments = [s.split("*")[0] for s in text.split("~")]
+    st = segments.index("ST")
+    assert segments.count("CLM") == 2 and segments.count("HL") == 2  # one subscriber
+    for seed in range(20):
+        mut = mutate(text, random.Random(seed), "missing-clm")
+        assert mut.position is not None
+        deleted = st + mut.position - 1  # (position counts from ST = 1)
+        assert segments[deleted] == "CLM"
+        before = [s for s in segments[:deleted] if s in ("HL", "LX", "CLM")]
+        assert before[-1] == "HL", seed

@@ -1076,13 +1076,28 @@ def _candidates(p: _Parsed, kind: MutationKind) -> list[_Seg]:
         return [s for s in idx if s.sid == "SV3" and idx[s.at + 1].sid in ("TOO", "DTP", "REF")]
     if kind in ("bad-code-sv301", "bad-amount-sv302"):
         return [s for s in idx if s.sid == "SV3"]
-    if kind in ("missing-clm", "bad-code-clm05", "too-long-clm01"):
+    if kind == "missing-clm":
+        # Only a claim that does not follow another claim's service line: after a line, a
+        # claim's segments without its CLM can read as more of that line (the claim's
+        # DTP*472 as the line's date of service), and the absence shows only further on.
+        return [s for s in idx if s.sid == "CLM" and not _after_line(idx, s.at)]
+    if kind in ("bad-code-clm05", "too-long-clm01"):
         return [s for s in idx if s.sid == "CLM"]
     if kind == "bad-code-too01":
         return [s for s in idx if s.sid == "TOO"]
     if kind == "se-count":
         return [s for s in idx if s.sid == "SE"]
     return [s for s in idx if s.sid == "IEA"]
+
+
+def _after_line(idx: list[_Seg], at: int) -> bool:
+    """Whether segment `at` follows a 2400 loop (an LX since the last HL, CLM or ST)."""
+    for seg in reversed(idx[:at]):
+        if seg.sid == "LX":
+            return True
+        if seg.sid in ("HL", "CLM", "ST"):
+            return False
+    return False
 
 
 def applicable_kinds(text: str) -> tuple[MutationKind, ...]:
