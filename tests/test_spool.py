@@ -148,3 +148,29 @@ def test_spilled_map_answers_unknown_keys_without_a_query() -> None:
     assert all(data.get(f"new{i}") is None and f"new{i}" not in data for i in range(2000))
     assert len(queries) - found < 20  # a rare false "maybe" costs a query, nothing else
     data.close()
+
+
+@pytest.mark.parametrize("memory", [100, 5])  # all in memory; a head and blocks on disk
+def test_handed_over_plain_items_travel_as_marshal_and_come_back_equal(memory: int) -> None:
+    items = [("CLM", i, str(i) * 3, None, (1.5, True)) for i in range(30)]
+    spool = Spool(items, memory=memory, block=4).handover()
+    state = spool.__getstate__()
+    assert any(key.endswith("/marshal") for key in state)
+    back = pickle.loads(pickle.dumps(Spool(items, memory=memory, block=4).handover()))
+    assert list(back) == items
+    back.close()
+    spool.close()
+
+
+def test_items_marshal_cannot_carry_are_pickled() -> None:
+    class Odd:
+        def __eq__(self, other: object) -> bool:
+            return isinstance(other, Odd)
+
+        __hash__ = object.__hash__
+
+    items = [("a", 1), Odd()]
+    spool = Spool(items, memory=100).handover()
+    assert "items" in spool.__getstate__()
+    plain = Spool([("a", 1)], memory=100)  # not handed over: may go to another machine
+    assert "items" in plain.__getstate__()

@@ -15,6 +15,7 @@ process exit, whichever comes first.
 from __future__ import annotations
 
 import contextlib
+import marshal
 import os
 import pickle
 import sqlite3
@@ -97,6 +98,27 @@ class Stored(Sequence[T]):
         return all(a == b for a, b in zip(self, other, strict=True))
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _packed(key: str, items: list[Any], same_machine: bool) -> dict[str, Any]:
+    """Items for a pickled Spool: as marshal bytes when they are plain values (claim
+    records are) and go to a process of this same interpreter (handover), else as they are.
+
+    Why: a split part sends its claim records to the parent, and the parent waits for
+    them; marshal writes and reads plain tuples two to three times faster than pickle. It
+    is only for this interpreter's version, hence only on handover (never across machines).
+    """
+    if same_machine:
+        try:
+            return {key + "/marshal": marshal.dumps(items)}
+        except ValueError:  # an object marshal does not carry (a Finding, say)
+            pass
+    return {key: items}
+
+
+def _unpacked(key: str, state: dict[str, Any]) -> list[Any]:
+    packed = state.get(key + "/marshal")
+    return list(marshal.loads(packed)) if packed is not None else list(state[key])
 
 
 class Spool(Stored[T]):
@@ -228,7 +250,11 @@ class Spool(Stored[T]):
 
     def __getstate__(self) -> dict[str, Any]:
         if not (self._handover and self._blocks):
-            return {"items": list(self), "memory": self._memory, "block": self._block}
+            return {
+                **_packed("items", list(self), self._handover),
+                "memory": self._memory,
+                "block": self._block,
+            }
         if self._tail:  # the tail goes to the file too, so the receiver has it all there
             self._write_block(self._tail)
             self._tail = []
@@ -243,7 +269,7 @@ class Spool(Stored[T]):
         self._sealed = True
         blocks = list(self._blocks)
         state = {
-            "head": self._head,
+            **_packed("head", self._head, True),
             "blocks": blocks,
             "len": self._len,
             "folder": self._folder,
@@ -256,10 +282,10 @@ class Spool(Stored[T]):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(memory=state["memory"], block=state["block"])  # type: ignore[misc]
-        if "items" in state:
-            self.extend(state["items"])
+        if "items" in state or "items/marshal" in state:
+            self.extend(_unpacked("items", state))
             return
-        self._head = state["head"]
+        self._head = _unpacked("head", state)
         self._blocks = state["blocks"]
         self._len = state["len"]
         self._folder, self._path = state["folder"], state["path"]
