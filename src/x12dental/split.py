@@ -140,8 +140,7 @@ def _set_start(chunk: bytes, st: int, term: bytes) -> int:
     while j > 0 and chunk[j - 1] in _SPACE:
         j -= 1
     if term[0] in _SPACE:  # a whitespace terminator: the first one of the run starts it
-        at = chunk.find(term, j, st)
-        return at
+        return chunk.find(term, j, st)
     return j - 1 if j > 0 and chunk[j - 1] == term[0] else -1
 
 
