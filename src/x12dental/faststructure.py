@@ -51,9 +51,10 @@ def _reenter(counts: dict[int, int], loop: int, below: frozenset[int]) -> None:
     ~125 keys below a claim loop).
 
     A loop not counted yet (each claim's 2300, each first 2400: three in four calls) may
-    have counts below it anywhere in the dict (pyx12 enters a wrapper loop's child loop
-    without the wrapper), but almost never has: `isdisjoint` tells in C (iterating the
-    smaller side, hence on the keys view), where a scan here cost ~370 instructions a key."""
+    have counts below it anywhere in the dict (_goto_seg_match, as pyx12's walk, can enter
+    a loop's child loop without the loop: wrappers, or a loop whose first segment did not
+    match), but almost never has: `isdisjoint` tells in C (iterating the smaller side,
+    hence on the keys view), where a scan here cost ~370 instructions a key."""
     if loop not in counts:
         if not counts.keys().isdisjoint(below):
             for k in [k for k in counts if k in below]:
