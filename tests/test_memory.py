@@ -91,3 +91,23 @@ def test_results_past_the_budgets_are_those_of_an_all_in_memory_run(
     writer.add(spilled)
     writer.close()
     assert streamed.getvalue() == Report((held,)).to_json()
+
+
+def test_a_checked_file_leaves_no_cycle_holding_its_state() -> None:
+    """Once its result is dropped, a file's rule state goes at once (reference counts),
+    not at the next full collection: a batch in one process must not grow file by file."""
+    from x12dental.engine import BatchIndex, RuleRunner
+
+    data = generate(3, GenOptions(claims=200)).text.encode()
+    check_bytes(data, "warm.837")  # maps loaded first: loading them freezes what exists
+    gc.collect()
+    gc.disable()
+    try:
+        result = check_bytes(data, "a.837", Options(today=dt.date(2026, 11, 20)))
+        assert result.claims == 200
+        result.close()
+        del result
+        alive = [o for o in gc.get_objects() if isinstance(o, (RuleRunner, BatchIndex))]
+        assert alive == []
+    finally:
+        gc.enable()

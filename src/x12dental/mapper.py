@@ -443,6 +443,10 @@ def _same_person(
     )
 
 
+def _no_claim(claim: m.Claim) -> None:
+    return None
+
+
 class ModelBuilder:
     """Feed tokens in file order; claims and transactions come out through the sinks."""
 
@@ -617,6 +621,13 @@ class ModelBuilder:
         self.service_lines += lines
         self._tx_lines += lines
         self._on_claim(built)
+
+    def release(self) -> None:
+        """Forget the callbacks. They are the caller's closures, which usually reach this
+        builder again (check_stream's checker asks it for the claim in hand): a reference
+        cycle that kept a whole file's state alive until the next full collection."""
+        self._on_claim = _no_claim
+        self._on_transaction = self._on_group = self._on_interchange = None
 
     def finish(self) -> None:
         """End of input: hand on what was still open (a truncated file still reports it)."""
