@@ -92,8 +92,8 @@ class Token:
         return got
 
     def elements(self) -> list[str]:
-        """Elements after the segment id (element 1 first)."""
-        return self.text.split(self.delimiters.element)[1:]
+        """Elements after the segment id (element 1 first): a new list, from fields()."""
+        return self.fields()[1:]
 
 
 FindingSink = Callable[[Finding], None]
