@@ -153,13 +153,18 @@ def test_spilled_map_answers_unknown_keys_without_a_query() -> None:
 @pytest.mark.parametrize("memory", [100, 5])  # all in memory; a head and blocks on disk
 def test_handed_over_plain_items_travel_as_marshal_and_come_back_equal(memory: int) -> None:
     items = [("CLM", i, str(i) * 3, None, (1.5, True)) for i in range(30)]
-    spool = Spool(items, memory=memory, block=4).handover()
-    state = spool.__getstate__()
+    state = Spool(items, memory=memory, block=4).handover().__getstate__()
     assert any(key.endswith("/marshal") for key in state)
+    # The state owns the sender's file now: a receiver must take it over, or it stays behind.
+    receiver: Spool[object] = Spool.__new__(Spool)
+    receiver.__setstate__(state)
+    assert list(receiver) == items
+    path = receiver.path
+    receiver.close()
+    assert path is None or not os.path.exists(path)
     back = pickle.loads(pickle.dumps(Spool(items, memory=memory, block=4).handover()))
     assert list(back) == items
     back.close()
-    spool.close()
 
 
 def test_items_marshal_cannot_carry_are_pickled() -> None:
