@@ -7,13 +7,15 @@ import io
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from x12dental.engine import History, Settings, default_registry
-from x12dental.history import HistoryStore, open_history
 from x12dental.packs import settings_from_packs
 from x12dental.pipeline import FileResult, Options, check_path, check_stream
 from x12dental.report import Report
+
+if TYPE_CHECKING:
+    from x12dental.history import HistoryStore
 
 Source = str | os.PathLike[str] | bytes | BinaryIO | TextIO
 
@@ -69,8 +71,12 @@ def validate(
     settings = make_settings(rules)
     opened: HistoryStore | None = None
     store: History | None
-    if history is None or isinstance(history, (str, os.PathLike)):
-        store = opened = open_history(history) if history is not None else None
+    if history is None:
+        store = None
+    elif isinstance(history, (str, os.PathLike)):
+        from x12dental.history import open_history  # sqlite3 and all: only with a store
+
+        store = opened = open_history(history)
     else:
         store = history
     try:

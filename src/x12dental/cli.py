@@ -49,7 +49,6 @@ def _loading() -> Iterator[None]:
 
 with _loading():
     from x12dental.api import iter_paths, make_settings
-    from x12dental.history import HistoryError, HistoryStore, open_history
     from x12dental.history_cli import add_history_parser, main_history
     from x12dental.parallel import (
         Job,
@@ -149,10 +148,14 @@ def _check(args: argparse.Namespace) -> int:
     except RuleDataError as exc:
         sys.stderr.write(f"x12dental: error: rule pack {exc}\n")
         return 2
+    if not args.history:
+        return _check_files(args, Options(settings=settings))
+    # Only a run with a store needs its module (and sqlite3): imported here, not at start-up.
+    from x12dental.history import HistoryError, HistoryStore, open_history
+
     store: HistoryStore | None = None
     try:
-        if args.history:
-            store = open_history(args.history)  # opened here too: a bad store fails early
+        store = open_history(args.history)  # opened here too: a bad store fails early
         return _check_files(args, Options(settings=settings, history=store))
     except HistoryError as exc:
         sys.stderr.write(f"x12dental: error: {exc}\n")

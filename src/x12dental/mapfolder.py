@@ -17,8 +17,6 @@ racing to build it both end up using one complete copy.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
-import importlib.resources
 import os
 import shutil
 import stat
@@ -26,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from x12dental.resources import data_dir
+from x12dental.resources import data_dir, metadata_folders, normalize_name
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
@@ -71,8 +69,13 @@ def map_folder() -> Path:
     return _known_folder
 
 
+def _pyx12_maps() -> Traversable:
+    import importlib.resources  # only a build reads pyx12's own maps
+
+    return importlib.resources.files("pyx12").joinpath("map")
+
+
 def _locate_or_build() -> Path:
-    pyx12_maps = importlib.resources.files("pyx12").joinpath("map")
     our_map_bytes = (data_dir("maps") / DENTAL_MAP_FILE).read_bytes()
     name = f"pyx12-maps-{_content_key(our_map_bytes)}"
     for cache_root, shared in _cache_roots():
@@ -83,11 +86,11 @@ def _locate_or_build() -> Path:
                 continue  # someone else made it: what is inside is not ours to trust
             if _is_complete(target):
                 return target
-            return _build(target, pyx12_maps, our_map_bytes)
+            return _build(target, _pyx12_maps(), our_map_bytes)
         except OSError:
             continue  # not writable (read-only home, sandbox): try the next location
     # Last resort: a private folder for this process only, never reused.
-    return _build(Path(tempfile.mkdtemp(prefix="x12dental-")) / name, pyx12_maps, our_map_bytes)
+    return _build(Path(tempfile.mkdtemp(prefix="x12dental-")) / name, _pyx12_maps(), our_map_bytes)
 
 
 def _content_key(our_map_bytes: bytes) -> str:
@@ -99,10 +102,46 @@ def _content_key(our_map_bytes: bytes) -> str:
     digest = hashlib.sha256()
     digest.update(_FORMAT_VERSION.encode())
     digest.update(b"\0pyx12=")
-    digest.update(importlib.metadata.version("pyx12").encode())
+    digest.update(_version("pyx12").encode())
     digest.update(b"\0map=")
     digest.update(our_map_bytes)
     return digest.hexdigest()[:16]
+
+
+def _version(name: str) -> str:
+    """`importlib.metadata.version(name)`, read from the distribution's METADATA directly:
+    importing importlib.metadata and its lookup cost ~16 ms of every start-up. Anything
+    this plain reading is not sure of goes to importlib.metadata."""
+    wanted = normalize_name(name)
+    for found, folder in metadata_folders() or ():
+        if found == wanted:
+            version = _metadata_version(os.path.join(folder, "METADATA"))
+            if version is not None:
+                return version
+            break
+    import importlib.metadata
+
+    return importlib.metadata.version(name)
+
+
+def _metadata_version(path: str) -> str | None:
+    """The Version header of a core-metadata file, as the email parser reads it; None when
+    the file is missing or not plainly written (a folded or odd line before Version)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            lines = fh.read().split("\n")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for i, line in enumerate(lines):
+        name, colon, value = line.partition(":")
+        if not (colon and name.isascii() and name.isprintable()) or " " in name:
+            return None  # the end of the headers, or something odd, before a Version
+        if name.lower() == "version":
+            after = lines[i + 1] if i + 1 < len(lines) else ""
+            if after[:1] in (" ", "\t"):
+                return None  # a folded header
+            return value.lstrip(" \t") or None
+    return None
 
 
 def _cache_roots() -> list[tuple[Path, bool]]:

@@ -49,7 +49,6 @@ mistake in a pack is reported with the file and the key.
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -106,8 +105,10 @@ def _rows(doc: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
 
 def known_pack_names() -> dict[str, Path]:
     """Installed packs: `rules/payers/*.toml` by file stem, plus the `x12dental.packs` entry points."""
+    from x12dental.plugins import entry_points_of  # only a pack given by name needs these
+
     found = {p.stem: p for p in sorted((data_dir("rules") / "payers").glob("*.toml"))}
-    for ep in entry_points(group=PACK_GROUP):
+    for ep in entry_points_of(PACK_GROUP):
         try:
             found[ep.name] = Path(str(ep.load()))
         except Exception:

@@ -30,21 +30,21 @@ each file goes to one worker.
 from __future__ import annotations
 
 import collections
-import concurrent.futures as cf
 import datetime as dt
 import io
 import json
-import multiprocessing
 import os
 from collections.abc import Callable, Generator, Iterator, Sequence
-from multiprocessing.util import Finalize
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import attrs
 
 from x12dental.engine import History, Settings
 from x12dental.pipeline import FileResult, Options, check_path, check_stream
+
+if TYPE_CHECKING:
+    import concurrent.futures as cf
 
 # A job is a path on disk, or (name, bytes) for data read already (standard input).
 Job = Path | tuple[str, bytes]
@@ -170,6 +170,8 @@ def _init_worker(plan: Plan) -> None:
     global _WORKER_OPTIONS
     store = None
     if plan.history is not None:
+        from multiprocessing.util import Finalize
+
         from x12dental.history import open_history
 
         store = open_history(plan.history)
@@ -232,6 +234,11 @@ def _pooled(
 ) -> Iterator[FileResult]:
     # Forked workers start with the maps and rules this process has loaded (~0.3 s less
     # each); a history store is never carried across a fork (SQLite forbids it): spawn then.
+    # (Imported here, not at the top: a run in one process, the usual one, has no use for
+    # a pool, and importing one is start-up time paid before any work.)
+    import concurrent.futures as cf
+    import multiprocessing
+
     from x12dental.split import _context, _warm
 
     ctx = _context() if plan.history is None else multiprocessing.get_context("spawn")

@@ -12,8 +12,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from x12dental.resources import data_dir
 
 _CODE_SPEC = re.compile(r"^D\d{4}(-D\d{4})?$|^D\d{0,3}\*$")
@@ -31,25 +29,56 @@ class RuleDataError(Exception):
 
 
 def load_toml(path: Path) -> dict[str, Any]:
+    return parse_toml(path, read_source(path))
+
+
+def read_source(path: Path) -> bytes:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return path.read_bytes()
     except FileNotFoundError:
         raise RuleDataError(path, "", "file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise RuleDataError(path, "", f"not valid TOML ({exc})") from None
     except OSError as exc:
         raise RuleDataError(path, "", f"cannot be read ({exc.strerror})") from None
+
+
+def parse_toml(path: Path, data: bytes) -> dict[str, Any]:
+    """`data`, the bytes of `path`, parsed; tomllib is imported only when a file is parsed
+    (most runs unpickle the built-in files, and its import costs ~2 ms)."""
+    import tomllib
+
+    try:
+        return tomllib.loads(data.decode())
+    except tomllib.TOMLDecodeError as exc:
+        raise RuleDataError(path, "", f"not valid TOML ({exc})") from None
 
 
 _CACHE: dict[str, dict[str, Any]] = {}
 
 
 def builtin(name: str) -> dict[str, Any]:
-    """A built-in data file from `rules/`, parsed once per process."""
+    """A built-in data file from `rules/`, parsed once per process.
+
+    Parsed once for good, in fact: the parsed tables are kept (pickled) next to the parsed
+    maps, named after a hash of the file's bytes, so an edited file is parsed again and a
+    damaged or missing pickle only costs the parse."""
     if name not in _CACHE:
-        _CACHE[name] = load_toml(data_dir("rules") / name)
+        path = data_dir("rules") / name
+        data = read_source(path)
+        _CACHE[name] = _cached_parse(path, data)
     return _CACHE[name]
+
+
+def _cached_parse(path: Path, data: bytes) -> dict[str, Any]:
+    from x12dental import parsecache
+    from x12dental.mapfolder import map_folder
+
+    try:
+        folder = str(map_folder())
+    except OSError:
+        return parse_toml(path, data)
+    name = f"rules-{path.stem}-{parsecache.source_key(data)}"
+    parsed: dict[str, Any] = parsecache.load_cached(folder, name, lambda: parse_toml(path, data))
+    return parsed
 
 
 def builtin_path(name: str) -> Path:
