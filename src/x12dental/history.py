@@ -40,7 +40,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +56,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "ContentKey",
     "FileRecorder",
     "ForgetResult",
     "HistoryError",
@@ -63,6 +64,8 @@ __all__ = [
     "RecordedFile",
     "StoreStats",
     "claim_content_hash",
+    "claim_content_key",
+    "content_key_hash",
     "open_history",
     "rejected_claims",
 ]
@@ -201,6 +204,29 @@ def claim_content_hash(claim: m.Claim, patient: str | None = None) -> str:
     return digest
 
 
+# What claim_content_hash hashes, before it is written out: (patient key, frequency,
+# predetermination, rows). Two claims have the same key exactly when they have the same
+# hash (the JSON text is a one-to-one writing of these values), so a run that keeps the
+# identities of its own claims only (no store to compare with) can keep keys and skip
+# writing and hashing the text of every claim.
+ContentKey = tuple[str, str, bool, tuple[tuple[str, str, str, str, str], ...]]
+
+
+def claim_content_key(claim: m.Claim, patient: str) -> ContentKey | None:
+    """The claim's identity as claim_content_hash sees it, unhashed; None when the claim is
+    not of the model's types (a predetermination flag that is no bool): hash it instead."""
+    predetermination = claim.predetermination
+    if predetermination is not True and predetermination is not False:
+        return None
+    return (patient, claim.frequency, predetermination, tuple(_content_rows(claim)))
+
+
+def content_key_hash(key: ContentKey) -> str:
+    """claim_content_hash of the claim `key` was made of."""
+    patient, frequency, predetermination, rows = key
+    return hashlib.sha256(_encode_content(patient, frequency, predetermination, rows)).hexdigest()
+
+
 def _content_rows(claim: m.Claim) -> list[tuple[str, str, str, str, str]]:
     """Per line: procedure, units, areas, teeth with surfaces, date of service; sorted."""
     rows = []
@@ -230,14 +256,21 @@ def _content_rows(claim: m.Claim) -> list[tuple[str, str, str, str, str]]:
 
 
 def _content_bytes(claim: m.Claim, key: str) -> bytes:
-    """The JSON text claim_content_hash hashes (compact separators, ensure_ascii), encoded.
+    """The JSON text claim_content_hash hashes (compact separators, ensure_ascii), encoded."""
+    return _encode_content(key, claim.frequency, claim.predetermination, _content_rows(claim))
+
+
+def _encode_content(
+    key: str,
+    frequency: str,
+    predetermination: bool,
+    rows: Sequence[tuple[str, str, str, str, str]],
+) -> bytes:
+    """The content payload as json.dumps writes it (compact separators, ensure_ascii).
 
     Written out by hand: the general encoder cost more than the rest of the hash. When a
     value would need an escape (a quote, a backslash, a control or non-ASCII character),
     the encoder writes it instead, so the text is always exactly the encoder's."""
-    rows = _content_rows(claim)
-    frequency = claim.frequency
-    predetermination = claim.predetermination
     if predetermination is True or predetermination is False:
         flag = "true" if predetermination else "false"
         lines = f'[["{_ROWS(map(_CELLS, rows))}"]]' if rows else "[]"

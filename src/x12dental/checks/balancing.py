@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
-from typing import cast
 
 from x12dental import model as m
 from x12dental.engine import Hit, RuleContext, claim_rule, line_rule
@@ -50,6 +49,9 @@ def _payer_lines(claim: m.Claim, payer_id: str) -> list[tuple[m.ServiceLine, m.L
     ]
 
 
+_ZERO = Decimal(0)  # immutable: made once, not per claim
+
+
 @claim_rule(
     "balancing.claim-total",
     snip=3,
@@ -72,15 +74,21 @@ def claim_total(claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
     equals the sum of SV302 to the cent.
     """
     expected = claim.total_charge
-    if expected is None or not claim.lines:
+    lines = claim.lines
+    if expected is None or not lines:
         return ()
-    charges = [line.charge for line in claim.lines]
-    if None in charges:
-        return ()  # an unreadable SV302 is a syntax error reported on its own
-    total = sum(cast("list[Decimal]", charges), Decimal(0))
+    # A plain loop (no comprehension frame, no cast call): this runs for every claim. Every
+    # charge is looked at before any is added (an unreadable one ends the check).
+    charges: list[Decimal] = []
+    for line in lines:
+        charge = line.charge
+        if charge is None:
+            return ()  # an unreadable SV302 is a syntax error reported on its own
+        charges.append(charge)
+    total = sum(charges, _ZERO)
     if expected == total:
         return ()
-    count = len(claim.lines)
+    count = len(lines)
     return (
         Hit(
             f"CLM02 total charge is {money(expected)} but the {count} service "

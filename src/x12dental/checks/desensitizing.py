@@ -32,10 +32,12 @@ from x12dental.engine import (
     line_date,
     line_rule,
     line_teeth,
+    terms_that_may_occur,
 )
 from x12dental.narrative import claim_narrative, find_affirmed_terms
 from x12dental.ruledata import RuleDataError, builtin, builtin_path, code_specs, require
 from x12dental.spool import SpillMap
+from x12dental.valueclass import fast_constructor
 
 D9910 = "D9910"
 D9911 = "D9911"
@@ -215,7 +217,12 @@ def _blank(text: str, phrases: Sequence[str]) -> str:
 
 def _named(text: str, terms: Sequence[str]) -> list[str]:
     """The terms the narrative names, not counting negated mentions ("no resin", "non-resin")."""
-    return find_affirmed_terms(text, terms, negations=DATA.negations, window=0)
+    # Only the terms that may occur: the same answer, without a narrative reading for the
+    # usual note that names none of them.
+    candidates = terms_that_may_occur(text, terms)
+    if not candidates:
+        return []
+    return find_affirmed_terms(text, candidates, negations=DATA.negations, window=0)
 
 
 def _attachment_carries_note(claim: m.Claim) -> bool:
@@ -385,23 +392,76 @@ def _stub_claim(claim: m.Claim) -> m.Claim:
     return stub
 
 
+# Stubs are made through fast constructors (the mapper's): attrs.evolve reads every field
+# through the generic machinery, and was most of what a D9911 claim cost these rules.
+_new_claim = fast_constructor(m.Claim)
+_new_line = fast_constructor(m.ServiceLine)
+
+
 def _make_stub_claim(claim: m.Claim) -> m.Claim:
-    return attrs.evolve(
-        claim,
+    """attrs.evolve(claim, dates=(), references=(), notes=(), attachments=(), diagnoses=(),
+    tooth_status=(), other_payers=(), lines=(), rendering=None, service_facility=None,
+    billing_provider=None, subscriber=None, patient=None, payer=None)."""
+    return _new_claim(
+        claim_id=claim.claim_id,
+        total_charge=claim.total_charge,
+        total_charge_raw=claim.total_charge_raw,
+        place_of_service=claim.place_of_service,
+        claim_form=claim.claim_form,
+        frequency=claim.frequency,
+        provider_signature=claim.provider_signature,
+        assignment=claim.assignment,
+        benefits_assignment=claim.benefits_assignment,
+        release_of_information=claim.release_of_information,
+        related_causes=claim.related_causes,
+        special_program=claim.special_program,
+        predetermination=claim.predetermination,
+        delay_reason=claim.delay_reason,
         dates=(),
         references=(),
         notes=(),
         attachments=(),
         diagnoses=(),
         tooth_status=(),
-        other_payers=(),
-        lines=(),
+        ortho_months=claim.ortho_months,
+        patient_paid=claim.patient_paid,
         rendering=None,
         service_facility=None,
+        other_payers=(),
+        lines=(),
         billing_provider=None,
         subscriber=None,
         patient=None,
         payer=None,
+        envelope=claim.envelope,
+        transaction_date=claim.transaction_date,
+        where=claim.where,
+        end_position=claim.end_position,
+    )
+
+
+def _make_stub_line(line: m.ServiceLine) -> m.ServiceLine:
+    """attrs.evolve(line, dates=(), references=(), adjudications=(), rendering=None)."""
+    return _new_line(
+        number=line.number,
+        procedure_qualifier=line.procedure_qualifier,
+        procedure=line.procedure,
+        modifiers=line.modifiers,
+        charge=line.charge,
+        charge_raw=line.charge_raw,
+        place_of_service=line.place_of_service,
+        areas=line.areas,
+        prosthesis=line.prosthesis,
+        units=line.units,
+        units_raw=line.units_raw,
+        diagnosis_pointers=line.diagnosis_pointers,
+        teeth=line.teeth,
+        dates=(),
+        references=(),
+        adjudications=(),
+        rendering=None,
+        where=line.where,
+        service_where=line.service_where,
     )
 
 
@@ -412,7 +472,7 @@ def _stub_line(line: m.ServiceLine, claim: m.Claim) -> m.ServiceLine:
     hit = lines.get(id(line))
     if hit is not None and hit[0] is line:
         return hit[1]
-    stub = attrs.evolve(line, dates=(), references=(), adjudications=(), rendering=None)
+    stub = _make_stub_line(line)
     lines[id(line)] = (line, stub)
     return stub
 

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 
 from x12dental import model as m
+from x12dental import spool
 from x12dental.checks.implant import implant_data
 from x12dental.engine import (
     BatchCheck,
@@ -25,7 +26,12 @@ from x12dental.engine import (
     line_rule,
     line_teeth,
 )
-from x12dental.history import claim_content_hash
+from x12dental.history import (
+    ContentKey,
+    claim_content_hash,
+    claim_content_key,
+    content_key_hash,
+)
 from x12dental.narrative import claim_narrative, find_codes, find_dates
 from x12dental.spool import SpillMap
 
@@ -54,6 +60,12 @@ class _Duplicates:
         # Only what a finding quotes (CLM01, CLM file line): claims are not kept alive.
         # One entry per claim: on disk past the SpillMap's memory budget.
         self.seen: SpillMap[tuple[str, int | None]] = SpillMap()
+        # Without a store the claims are only compared with each other: while they fit in
+        # memory they are kept by content key (equal keys, equal hashes), which spares
+        # writing and hashing each claim's content; None once they are kept by hash in
+        # `seen` (a store to ask, or more claims than memory holds).
+        self._keys: dict[ContentKey, tuple[str, int | None]] | None = {}
+        self._memory = spool.MEMORY_KEYS  # (read now: tests lower it)
         # The window (days, None: off) and the first day it covers, for the run's settings
         # and today: worked out once rather than per claim.
         self._for: tuple[Settings, dt.date] | None = None
@@ -62,28 +74,28 @@ class _Duplicates:
     def observe(self, claim: m.Claim, ctx: RuleContext) -> Iterable[Hit]:
         if not claim.lines:
             return ()
-        digest = claim_content_hash(claim, ctx.patient)
+        keys = self._keys
+        digest: str | None = None
+        if keys is not None and type(ctx.history) is NullHistory:
+            content = claim_content_key(claim, ctx.patient)
+            if content is not None:
+                first = keys.get(content)
+                if first is not None:
+                    return self._repeated(claim, first)
+                if len(keys) < self._memory:
+                    keys[content] = (claim.claim_id, claim.where.file_line)
+                    return self._window_of(ctx)
+                digest = content_key_hash(content)
+            self._by_hash()
+        elif keys is not None:
+            self._by_hash()
+        if digest is None:
+            digest = claim_content_hash(claim, ctx.patient)
         first = self.seen.get(digest)
         if first is not None:
-            first_id, first_line = first
-            which = (
-                "an earlier claim with the same claim id"
-                if first_id == claim.claim_id
-                else f"claim {first_id}"
-            )
-            return (
-                Hit(
-                    f"claim {claim.claim_id} repeats {which} in this file{_where(first_line)}: "
-                    "the same patient, procedures, teeth, surfaces and dates of service; the "
-                    "payer pays one and denies the other as a duplicate"
-                ),
-            )
+            return self._repeated(claim, first)
         self.seen.put(digest, (claim.claim_id, claim.where.file_line))
-        held = self._for
-        if held is None or held[0] is not ctx.settings or held[1] != ctx.today:
-            days = duplicate_window(ctx)
-            self._window = (days, ctx.today - dt.timedelta(days=days)) if days is not None else None
-            self._for = (ctx.settings, ctx.today)
+        self._window_of(ctx)
         if self._window is None or type(ctx.history) is NullHistory:
             return ()  # off, or no store: NullHistory has seen nothing
         window, since = self._window
@@ -94,6 +106,39 @@ class _Duplicates:
                 f"claim {claim.claim_id} is identical to a claim already sent in the last "
                 f"{window} days (claim history): the same patient, procedures, teeth, surfaces "
                 "and dates of service; the payer will deny it as a duplicate"
+            ),
+        )
+
+    def _by_hash(self) -> None:
+        """From now on claims are kept by hash: the ones kept by key move to `seen`, in order."""
+        keys = self._keys
+        self._keys = None
+        for content, first in (keys or {}).items():
+            self.seen.put(content_key_hash(content), first)
+
+    def _window_of(self, ctx: RuleContext) -> tuple[()]:
+        """Work out the duplicate window for the run's settings and today (once): a pack
+        value that is no number fails here, for every claim that is no repeat, as always."""
+        held = self._for
+        if held is None or held[0] is not ctx.settings or held[1] != ctx.today:
+            days = duplicate_window(ctx)
+            self._window = (days, ctx.today - dt.timedelta(days=days)) if days is not None else None
+            self._for = (ctx.settings, ctx.today)
+        return ()
+
+    @staticmethod
+    def _repeated(claim: m.Claim, first: tuple[str, int | None]) -> tuple[Hit]:
+        first_id, first_line = first
+        which = (
+            "an earlier claim with the same claim id"
+            if first_id == claim.claim_id
+            else f"claim {first_id}"
+        )
+        return (
+            Hit(
+                f"claim {claim.claim_id} repeats {which} in this file{_where(first_line)}: "
+                "the same patient, procedures, teeth, surfaces and dates of service; the "
+                "payer pays one and denies the other as a duplicate"
             ),
         )
 

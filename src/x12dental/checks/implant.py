@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,14 @@ import attrs
 
 from x12dental import model as m
 from x12dental.codesets import PRIMARY_TEETH, SUPERNUMERARY, expand_codes
-from x12dental.engine import Hit, RuleContext, line_date, line_rule, line_teeth
+from x12dental.engine import (
+    Hit,
+    RuleContext,
+    line_date,
+    line_rule,
+    line_teeth,
+    terms_that_may_occur,
+)
 from x12dental.narrative import claim_narrative, find_affirmed_terms, find_dates, find_teeth
 from x12dental.ruledata import RuleDataError, builtin, builtin_path, code_specs, require
 
@@ -522,9 +529,12 @@ def d6011_single_stage(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) ->
     if not text:
         return
 
-    def affirmed(terms: Iterable[str]) -> list[str]:
+    def affirmed(terms: Sequence[str]) -> list[str]:
+        candidates = terms_that_may_occur(text, terms)  # the same answer, most often at once
+        if not candidates:
+            return []
         return find_affirmed_terms(
-            text, terms, negations=data.negations, window=data.window, not_after=data.not_after
+            text, candidates, negations=data.negations, window=data.window, not_after=data.not_after
         )
 
     said = affirmed(data.single_stage_terms)
