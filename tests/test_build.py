@@ -44,6 +44,15 @@ def test_the_expected_build_is_the_one_under_test() -> None:
         pytest.skip("X12DENTAL_EXPECT_COMPILED not set: either build may be installed")
 
 
+def test_new_segments_are_checked_the_way_that_is_cheaper_in_this_build() -> None:
+    """faststructure decides by what its own functions are (mypyc: native ones); if that test
+    went wrong, the compiled build would pay for the regex again, or the source build
+    lose its pattern, and no result would change to tell."""
+    from x12dental import faststructure
+
+    assert faststructure._BY_ELEMENT is buildinfo.is_compiled("x12dental.faststructure")
+
+
 def test_version_names_the_build() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "x12dental.cli", "--version"],
