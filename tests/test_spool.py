@@ -179,3 +179,24 @@ def test_items_marshal_cannot_carry_are_pickled() -> None:
     assert "items" in spool.__getstate__()
     plain = Spool([("a", 1)], memory=100)  # not handed over: may go to another machine
     assert "items" in plain.__getstate__()
+
+
+def test_blocks_of_plain_items_are_marshalled_others_pickled() -> None:
+    """Claim records (plain tuples) go to disk as marshal, anything else as pickle, and
+    both come back equal, of the same types."""
+    from decimal import Decimal
+
+    from x12dental.spool import _MARSHAL, _PICKLE
+
+    plain = [("CLM", i, str(i), None, True, 1.5) for i in range(12)]
+    odd = [("CLM", Decimal("1.10"), i) for i in range(12)]
+    for items, tag in ((plain, _MARSHAL), (odd, _PICKLE)):
+        spool = Spool(items, memory=2, block=5)
+        assert spool.on_disk == 10
+        assert spool.path is not None
+        with open(spool.path, "rb") as fh:
+            assert fh.read(1) == tag
+        back = list(spool)
+        assert back == items
+        assert [type(x) for row in back for x in row] == [type(x) for row in items for x in row]
+        spool.close()

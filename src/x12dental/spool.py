@@ -121,6 +121,28 @@ def _unpacked(key: str, state: dict[str, Any]) -> list[Any]:
     return list(marshal.loads(packed)) if packed is not None else list(state[key])
 
 
+def _block_bytes(items: list[Any]) -> bytes:
+    """A block as written to the spool's file: marshal for plain values, pickle otherwise.
+
+    Why: claim records (tuples of str, int, bool, None) fill most blocks, and marshal
+    writes and reads them two to three times faster than pickle. The file is private to
+    this process or to a process it hands the spool over to (same machine, same
+    interpreter), never read by another Python version, which is all marshal promises."""
+    try:
+        return _MARSHAL + marshal.dumps(items)
+    except ValueError:  # an object marshal does not carry (a Finding, a Decimal)
+        return _PICKLE + pickle.dumps(items, _PROTOCOL)
+
+
+def _block_items(data: bytes) -> list[Any]:
+    body = memoryview(data)[1:]
+    items: list[Any] = marshal.loads(body) if data[:1] == _MARSHAL else pickle.loads(body)
+    return items
+
+
+_MARSHAL, _PICKLE = b"M", b"P"  # first byte of a block: how the rest is written
+
+
 class Spool(Stored[T]):
     """An append-only, re-iterable, sized, indexable sequence with a bounded memory part.
 
@@ -180,7 +202,7 @@ class Spool(Stored[T]):
         return self._file
 
     def _write_block(self, items: list[T]) -> None:
-        data = pickle.dumps(items, _PROTOCOL)
+        data = _block_bytes(items)
         fh = self._open()
         fh.seek(self._end)
         fh.write(data)
@@ -196,7 +218,7 @@ class Spool(Stored[T]):
         fh = self._file
         assert fh is not None
         fh.seek(offset)
-        items: list[T] = pickle.loads(fh.read(size))
+        items: list[T] = _block_items(fh.read(size))
         self._cache = (index, items)
         return items
 
