@@ -1,4 +1,4 @@
-"""Hatch build hook: the compiled build, with mypyc, of the modules that walk every segment.
+"""Hatch build hook: the compiled build, with mypyc, of the modules that run per segment and per claim.
 
 Why a hook of our own rather than the hatch-mypyc plugin: that plugin compiles in place,
 leaving `.so` files in `src/x12dental/`. An editable install then imports those instead of
@@ -12,6 +12,8 @@ extension first), so tracebacks and readers still have the source.
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import shutil
 import subprocess
@@ -110,6 +112,15 @@ class CompiledBuild(BuildHookInterface):  # type: ignore[misc, unused-ignore]
             )
         for ext in built:
             build_data["force_include"][str(ext)] = ext.relative_to(lib).as_posix()
+        # mypyc drops docstrings, and a rule's explanation is its function's docstring
+        # (x12dental.buildinfo.compiled_docstring reads them back from here).
+        table = {
+            module: docstrings((src / rel).read_text(encoding="utf-8"))
+            for module, rel in zip(modules, paths, strict=True)
+        }
+        saved = tmp / "docstrings.json"
+        saved.write_text(json.dumps(table, indent=1, sort_keys=True), encoding="utf-8")
+        build_data["force_include"][str(saved)] = "x12dental/_data/docstrings.json"
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
 
@@ -117,3 +128,22 @@ class CompiledBuild(BuildHookInterface):  # type: ignore[misc, unused-ignore]
         tmp = getattr(self, "_tmp", None)
         if tmp is not None and os.path.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def docstrings(source: str) -> dict[str, str]:
+    """Qualified name -> docstring (cleaned as inspect.getdoc cleans it) of every function
+    and method of a module's source, nested classes' included; functions inside functions
+    have no qualified name a caller could look up, and are left out."""
+    found: dict[str, str] = {}
+
+    def visit(body: list[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node)
+                if doc:
+                    found[prefix + node.name] = doc
+            elif isinstance(node, ast.ClassDef):
+                visit(node.body, f"{prefix}{node.name}.")
+
+    visit(ast.parse(source).body, "")
+    return found

@@ -7,10 +7,12 @@ meant to, so a failed compile can't quietly turn the second run into a repeat of
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,6 +93,20 @@ def test_build_hook_refuses_to_compile_an_editable_install(
 ) -> None:
     """The hook returns before compiling anything for an editable build (its docstring says
     why). Checked on the hook itself, loaded against a stand-in for hatchling's interface."""
+    hook = _load_hook(monkeypatch).CompiledBuild()
+    data: dict[str, object] = {"force_include": {}}
+    # editable: returns at once (the empty module list would raise if it went on)
+    hook.initialize("editable", data)
+    assert data == {"force_include": {}}
+    with pytest.raises(ValueError, match="lists no modules"):
+        hook.initialize("standard", data)
+    hook.target_name = "sdist"
+    hook.initialize("standard", data)  # only wheels are compiled
+    assert data == {"force_include": {}}
+
+
+def _load_hook(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """hatch_build.py, loaded against a stand-in for hatchling's interface."""
     import importlib.util
     import types
 
@@ -109,13 +125,76 @@ def test_build_hook_refuses_to_compile_an_editable_install(
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    hook = module.CompiledBuild()
-    data: dict[str, object] = {"force_include": {}}
-    # editable: returns at once (the empty module list would raise if it went on)
-    hook.initialize("editable", data)
-    assert data == {"force_include": {}}
-    with pytest.raises(ValueError, match="lists no modules"):
-        hook.initialize("standard", data)
-    hook.target_name = "sdist"
-    hook.initialize("standard", data)  # only wheels are compiled
-    assert data == {"force_include": {}}
+    return module
+
+
+def test_build_hook_saves_the_docstrings_mypyc_drops(monkeypatch: pytest.MonkeyPatch) -> None:
+    hook = _load_hook(monkeypatch)
+    source = '''
+def rule(line):
+    """Why a payer denies it.
+
+    The rule's explanation:
+        an indented example stays indented.
+    """
+    def inner():
+        """Not reachable by a qualified name."""
+
+class State:
+    def observe(self):
+        """Seen."""
+
+    class Inner:
+        async def go(self):
+            """Deep."""
+
+def bare():
+    return 1
+'''
+    assert hook.docstrings(source) == {
+        "rule": "Why a payer denies it.\n\nThe rule's explanation:\n    an indented example stays indented.",
+        "State.observe": "Seen.",
+        "State.Inner.go": "Deep.",
+    }
+
+
+def _source_docstring(fn: Any) -> str | None:
+    path = ROOT / "src" / Path(*fn.__module__.split("."))
+    tree = ast.parse(path.with_suffix(".py").read_text(encoding="utf-8"))
+    body: list[ast.stmt] = tree.body
+    *outer, name = fn.__qualname__.split(".")
+    for part in outer:
+        body = next(n for n in body if isinstance(n, ast.ClassDef) and n.name == part).body
+    node = next(
+        n for n in body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == name
+    )
+    return ast.get_docstring(node)
+
+
+def test_every_rule_explains_itself_with_its_source_docstring() -> None:
+    """In either build: `x12dental explain` gives the docstring the source has. In the
+    compiled build this is the table the hook saved (mypyc keeps no docstring), so a
+    wheel without it fails here rather than at a user's first run."""
+    from x12dental import engine
+
+    compared = 0
+    for rule in engine.default_registry():
+        assert rule.explanation == _source_docstring(rule.check), rule.id
+        if buildinfo.is_compiled(rule.check.__module__):
+            assert rule.check.__doc__ is None or rule.explanation not in rule.check.__doc__
+        compared += 1
+    assert compared > 40
+
+
+def test_compiled_docstring_answers_only_for_compiled_modules() -> None:
+    from x12dental.checks.balancing import claim_total
+
+    def plugin_rule() -> None:
+        """A plugin's own."""
+
+    assert buildinfo.compiled_docstring(plugin_rule) is None
+    assert buildinfo.compiled_docstring(object()) is None
+    if buildinfo.is_compiled("x12dental.checks.balancing"):
+        assert buildinfo.compiled_docstring(claim_total) == _source_docstring(claim_total)
+    else:
+        assert buildinfo.compiled_docstring(claim_total) is None

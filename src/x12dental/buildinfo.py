@@ -7,9 +7,12 @@ tests can insist on the build they were told to expect.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.machinery
+import json
 import sys
+from pathlib import Path
 
 # The modules the compiled build compiles; kept equal to pyproject.toml's
 # [tool.hatch.build.targets.wheel.hooks.custom] list by tests/test_build.py.
@@ -21,7 +24,19 @@ HOT_MODULES = (
     "x12dental.mapcompile",
     "x12dental.segpattern",
     "x12dental.narrative",
+    "x12dental.engine",
+    "x12dental.checks.balancing",
+    "x12dental.checks.codes",
+    "x12dental.checks.desensitizing",
+    "x12dental.checks.implant",
+    "x12dental.checks.procedure",
+    "x12dental.checks.situational",
+    "x12dental.checks.payer",
+    "x12dental.checks.history_rules",
 )
+
+# Written by the build hook (hatch_build.py) into the compiled wheel only.
+DOCSTRINGS = Path(__file__).resolve().parent / "_data" / "docstrings.json"
 
 
 def is_compiled(module: str) -> bool:
@@ -44,3 +59,28 @@ def describe() -> str:
     if len(done) < len(HOT_MODULES):
         return f"partly compiled, mypyc: {names}"
     return f"mypyc: {names}"
+
+
+def compiled_docstring(fn: object) -> str | None:
+    """The docstring of a function of a compiled module, as its source gives it.
+
+    mypyc keeps a function's signature as its __doc__, not its docstring; a rule's
+    explanation is its function's docstring (engine.Rule), so the build saves every
+    compiled module's docstrings in the wheel. None for anything not compiled.
+    """
+    module = getattr(fn, "__module__", None)
+    name = getattr(fn, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(name, str):
+        return None
+    if module not in HOT_MODULES or not is_compiled(module):
+        return None
+    return _docstrings().get(module, {}).get(name)
+
+
+@functools.cache
+def _docstrings() -> dict[str, dict[str, str]]:
+    try:
+        table = json.loads(DOCSTRINGS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return table if isinstance(table, dict) else {}

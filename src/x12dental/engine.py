@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 
 import attrs
 
+from x12dental import buildinfo
 from x12dental import model as m
 from x12dental.findings import Finding, Location, Severity
 from x12dental.ruledata import RuleDataError
@@ -170,7 +171,7 @@ REGISTRY = Registry()
 
 
 def _doc(fn: Any) -> str:
-    doc = inspect.getdoc(fn)
+    doc = inspect.getdoc(fn) or buildinfo.compiled_docstring(fn)
     if not doc:
         raise RuleError(f"rule function {getattr(fn, '__name__', fn)!r} needs a docstring")
     return doc
@@ -545,12 +546,23 @@ class BatchIndex:
 # -- settings (from rule packs) ----------------------------------------------------------
 
 
+def _no_severities() -> Mapping[str, Severity | None]:
+    return {}
+
+
+def _no_params() -> Mapping[str, Any]:
+    return {}
+
+
 @attrs.frozen
 class Settings:
     """What the rule packs say: severity per rule id (None = off) and pack parameters."""
 
-    severities: Mapping[str, Severity | None] = attrs.field(factory=dict)
-    params: Mapping[str, Any] = attrs.field(factory=dict)
+    # Made by functions typed as Mapping: in the compiled build (mypyc) a class-body
+    # `attrs.field(factory=dict)` is a dict-typed class attribute, and attrs' field
+    # marker is not a dict.
+    severities: Mapping[str, Severity | None] = attrs.field(factory=_no_severities)
+    params: Mapping[str, Any] = attrs.field(factory=_no_params)
     packs: tuple[str, ...] = ()
 
     def severity_for(self, rule_id: str, default: Severity) -> Severity | None:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -370,8 +370,10 @@ class _D9911Entry:
     claim: m.Claim  # a stub (see _stub_claim): held until the end of the run, maybe on disk
     line: m.ServiceLine  # a stub too
     day: dt.date
-    partners: list[_Partner] = attrs.field(factory=list)
-    reported: set[str] = attrs.field(factory=set)
+    # No defaults: a class-body default (attrs.field) is a typed class attribute to the
+    # compiled build (mypyc), which rejects it as not a list. The one maker passes them.
+    partners: list[_Partner]
+    reported: set[str]
 
 
 # The stubs of the claim in hand (claim, its stub, line id -> (line, its stub)): the batch
@@ -558,7 +560,7 @@ class _SameDay:
                 continue
             if stub is None:
                 stub = _stub_claim(claim)
-            entry = _D9911Entry(stub, _stub_line(ln, claim), day)
+            entry = _D9911Entry(stub, _stub_line(ln, claim), day, [], set())
             entry.partners.extend(
                 p
                 for other_day, other in mine
@@ -587,7 +589,7 @@ class _SameDay:
 
 
 class _BundledSameDay:
-    split_by = "patient"  # engine.BatchCheck: same-day visits are one patient's
+    split_by: ClassVar[str] = "patient"  # engine.BatchCheck: same-day visits are one patient's
 
     def __init__(self) -> None:
         self.same_day = _SameDay(frozenset(DATA.bundled))
@@ -658,7 +660,7 @@ def _overlap(tooth: m.ToothInfo, partner: _Partner) -> list[str]:
 
 
 class _SameSurface:
-    split_by = "patient"  # engine.BatchCheck: same-day visits are one patient's
+    split_by: ClassVar[str] = "patient"  # engine.BatchCheck: same-day visits are one patient's
 
     def __init__(self) -> None:
         self.same_day = _SameDay(DATA.restorations)
@@ -720,7 +722,7 @@ def d9911_same_surface_as_restoration() -> BatchCheck:
 
 
 class _SameTooth:
-    split_by = "patient"  # engine.BatchCheck: same-day visits are one patient's
+    split_by: ClassVar[str] = "patient"  # engine.BatchCheck: same-day visits are one patient's
 
     def __init__(self) -> None:
         self.same_day = _SameDay(DATA.restorations)
@@ -981,7 +983,8 @@ class _RecallPattern:
     Visits are as many as claims: kept in a SpillMap (on disk past its memory budget),
     each with only what finish() reads."""
 
-    split_by = "summary"  # engine.BatchCheck: the share of recall visits is the file's
+    # engine.BatchCheck: the share of recall visits is the file's
+    split_by: ClassVar[str] = "summary"
 
     def __init__(self) -> None:
         # "patient|date" -> (recall code seen, (claim order, stub of the first D9911 claim))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from typing import ClassVar
 
 from x12dental import model as m
 from x12dental import spool
@@ -54,7 +55,8 @@ def _where(line: int | None) -> str:
 class _Duplicates:
     """Content hashes of this file's claims, then the history's, for one run."""
 
-    split_by = "patient"  # engine.BatchCheck: a duplicate is the same patient's claim
+    # engine.BatchCheck: a duplicate is the same patient's claim
+    split_by: ClassVar[str] = "patient"
 
     def __init__(self) -> None:
         # Only what a finding quotes (CLM01, CLM file line): claims are not kept alive.
