@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from x12dental import synthetic
+from x12dental import faststructure, synthetic
 from x12dental.faststructure import FastStructuralChecker
 from x12dental.findings import ClaimContext, Finding
 from x12dental.mapper import ModelBuilder
@@ -199,3 +199,39 @@ def test_fast_checker_finds_what_pyx12_finds_with_accepted_versions(seed: int) -
         assert chk.versions_seen
     assert out["StructuralChecker"] == out["FastStructuralChecker"]
     assert out["StructuralChecker"]  # the payer-version finding is there
+
+
+def test_memos_dropped_where_values_do_not_repeat_change_nothing() -> None:
+    """The fast checker stops remembering values of elements where nearly every value is
+    new (claim ids, names) and keeps remembering codes and qualifiers. Checked on a file
+    long enough for that to happen, with faults put in late, in both kinds of element,
+    after the memos were dropped or filled."""
+    tables = FastStructuralChecker(lambda f: None, ClaimContext)._tables  # this process's
+    for node in tables.by_py.values():  # memos start afresh (they are only caches)
+        for memo in (node, *node.elems, *(s for e in node.elems for s in e.subs or ())):
+            memo.seen, memo.asked = {}, 0
+    text = synthetic.generate(5, synthetic.GenOptions(claims=700, max_lines=2)).text
+    segs, element, seg_term = _segments(text)
+    faulty = 0
+    for at in range(len(segs) * 3 // 4, len(segs)):
+        fields = segs[at].split(seg_term)[0].split(element)
+        if fields[0].strip() == "CLM" and faulty % 2 == 0:
+            fields[1] = "ÄÖ" + fields[1]  # a unique value with a bad character
+        elif fields[0].strip() == "NM1" and fields[1] == "QC" and faulty % 2 == 1:
+            fields[1] = "ZZ"  # not a code of NM101
+        else:
+            continue
+        faulty += 1
+        segs[at] = element.join(fields) + seg_term + segs[at].split(seg_term, 1)[1]
+    assert faulty > 20
+    data = "".join(segs).encode()
+    slow = findings(StructuralChecker, data)
+    assert slow == findings(FastStructuralChecker, data)
+    assert len(slow) >= faulty
+
+    clm = max((n for n in tables.by_py.values() if n.xid == "CLM"), key=lambda n: n.asked)
+    assert clm.seen is None  # every CLM segment is new (subscribers' claims here)
+    if faststructure._BY_ELEMENT:  # (from source, a segment pattern checks most elements)
+        assert clm.elems[0].seen is None  # and so is every claim id
+        nm1 = [e.seen for n in tables.by_py.values() if n.xid == "NM1" for e in n.elems]
+        assert any(isinstance(seen, dict) and seen for seen in nm1)  # entity codes

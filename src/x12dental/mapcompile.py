@@ -44,6 +44,7 @@ class Elem:
     """One element (or composite) of a segment, as plain values."""
 
     __slots__ = (
+        "asked",
         "codes",
         "codes_order",
         "data_ele",
@@ -73,7 +74,9 @@ class Elem:
         self.rec: re.Pattern[str] | None = None
         self.data_ele: str | None = None
         self.type_list: tuple[str, ...] = ()
-        self.seen: dict[str, bool] = {}  # value -> clean, filled by the checker
+        # value -> clean, filled by the checker; None: not worth it for this element
+        self.seen: dict[str, bool] | None = {}
+        self.asked = 0  # lookups in `seen` (faststructure decides on it)
         self.codes_order: list[str] = []
         if isinstance(node, composite_if):
             self.subs = tuple(Elem(c) for c in node.children)
@@ -98,6 +101,7 @@ class Node:
     """A loop, a segment or the map root, flattened."""
 
     __slots__ = (
+        "asked",
         "child_list",
         "children",
         "elems",
@@ -150,8 +154,10 @@ class Node:
         self.elems: tuple[Elem, ...] = ()
         self.ext: Any = None  # pyx12's external code lists (its map root's), for segments
         self.syntax: list[tuple[str, tuple[int, ...]]] = []
-        self.seen: dict[str, bool] = {}  # segment text -> clean, filled by the checker
+        # segment text -> clean, filled by the checker; None: not worth it for this segment
+        self.seen: dict[str, bool] | None = {}
         self.seen_sub = ""  # the component separator `seen` holds texts for
+        self.asked = 0  # lookups in `seen` (faststructure decides on it)
         # (element separator, component separator) -> segpattern.SegmentPattern
         self.patterns: dict[tuple[str, str], Any] = {}
         self.special = False  # DTP/1251 handling or ISA-style parsing: always ask pyx12
