@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import inspect
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal, Protocol
 
 import attrs
@@ -404,33 +404,6 @@ def claim_codes(claim: m.Claim) -> frozenset[str]:
     codes = frozenset([line.procedure for line in claim.lines])
     held[0], held[1] = claim, codes
     return codes
-
-
-# terms object -> (the terms, their words each, the distinct words of them all); keyed by
-# identity, the terms held (rule data lives as long as the process).
-_TERM_WORDS: dict[int, tuple[Sequence[str], tuple[tuple[str, ...], ...], tuple[str, ...]]] = {}
-
-
-def terms_that_may_occur(text: str, terms: Sequence[str]) -> list[str]:
-    """The terms, in order, whose every word is in `text` upper-cased (as a substring).
-
-    narrative.find_terms and find_affirmed_terms skip a term that fails this test before
-    its pattern runs, so giving them only these terms changes no answer; the test is made
-    here once per distinct word of the list instead of once per word of every term, and a
-    narrative naming none of the terms (the usual case) asks for no narrative reading."""
-    held = _TERM_WORDS.get(id(terms))
-    if held is None or held[0] is not terms:
-        each = tuple(tuple(term.upper().split()) for term in terms)
-        distinct = tuple(dict.fromkeys(word for words in each for word in words))
-        if len(_TERM_WORDS) >= 256:
-            _TERM_WORDS.clear()
-        held = _TERM_WORDS[id(terms)] = (terms, each, distinct)
-    _, each, distinct = held
-    upper = text.upper()
-    present = {word for word in distinct if word in upper}
-    if not present:
-        return [] if all(each) else [t for t, words in zip(terms, each, strict=True) if not words]
-    return [t for t, words in zip(terms, each, strict=True) if present.issuperset(words)]
 
 
 def line_teeth(line: m.ServiceLine) -> tuple[str, ...]:

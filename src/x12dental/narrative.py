@@ -30,26 +30,36 @@ def _term_pattern(term: str) -> re.Pattern[str]:
 
 
 _PATTERNS: dict[str, re.Pattern[str]] = {}
-_WORDS: dict[str, tuple[str, ...]] = {}
+# terms -> (each term's words, the distinct words of them all)
+_TERM_WORDS: dict[tuple[str, ...], tuple[tuple[tuple[str, ...], ...], tuple[str, ...]]] = {}
 
 
-def _may_occur(term: str, upper: str) -> bool:
-    """A cheap necessary condition for `term`'s pattern to match `upper`: each of its words
-    is in the text as a substring. Most narratives name few of the many terms a rule asks
-    about; a substring test rules out the rest without running their regexes."""
-    words = _WORDS.get(term)
-    if words is None:
-        words = _WORDS[term] = tuple(term.upper().split())
-    return all(word in upper for word in words)
+def _candidates(upper: str, terms: tuple[str, ...]) -> tuple[str, ...]:
+    """The terms, in order, whose every word is in `upper` as a substring: a cheap necessary
+    condition for a term's pattern to match. Most narratives name none of the many terms
+    a rule asks about; this rules them out without running their regexes, testing each
+    distinct word of the list once (rules ask about lists that share words)."""
+    held = _TERM_WORDS.get(terms)
+    if held is None:
+        each = tuple(tuple(term.upper().split()) for term in terms)
+        distinct = tuple(dict.fromkeys(word for words in each for word in words))
+        if len(_TERM_WORDS) >= _MEMO_LIMIT:
+            _TERM_WORDS.clear()
+        held = _TERM_WORDS[terms] = (each, distinct)
+    each, distinct = held
+    present = {word for word in distinct if word in upper}
+    return tuple(
+        term
+        for term, words in zip(terms, each, strict=True)
+        if all(word in present for word in words)
+    )
 
 
 def find_terms(text: str, terms: Iterable[str]) -> list[str]:
     """The terms (case-insensitive, whole words, any spacing/hyphenation) that occur in `text`."""
     upper = text.upper()
     found = []
-    for term in terms:
-        if not _may_occur(term, upper):
-            continue
+    for term in _candidates(upper, tuple(terms)):
         pattern = _PATTERNS.get(term)
         if pattern is None:
             pattern = _PATTERNS[term] = _term_pattern(term)
@@ -372,14 +382,17 @@ def find_affirmed_terms(
 
     `window` is how many words may stand between a negation cue and the term.
     """
-    terms = tuple(terms)
+    upper = text.upper()
+    terms = _candidates(upper, tuple(terms))
+    if not terms:
+        return []  # the usual narrative: none of the terms, and nothing more to read
     negations = tuple(negations)
     not_after = tuple(not_after)
     # Several rules read the same narrative for the same terms: each answer is computed once.
-    key = (text, terms, negations, window, not_after)
+    key = (upper, terms, negations, window, not_after)
     known = _AFFIRMED.get(key)
     if known is None:
-        known = tuple(_affirmed_terms(text, terms, negations, window, not_after))
+        known = tuple(_affirmed_terms(upper, terms, negations, window, not_after))
         if len(_AFFIRMED) >= _MEMO_LIMIT:
             _AFFIRMED.clear()
         _AFFIRMED[key] = known
@@ -394,13 +407,13 @@ _CUES: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {}
 
 
 def _affirmed_terms(
-    text: str,
+    upper: str,
     terms: tuple[str, ...],
     negations: tuple[str, ...],
     window: int,
     not_after: tuple[str, ...],
 ) -> list[str]:
-    upper = text.upper()
+    """find_affirmed_terms for `terms` that passed _candidates, in an upper-cased text."""
     cues = _CUES.get(negations)
     if cues is None:
         cues = tuple(tuple(c.upper().split()) for c in negations if c.split())
@@ -410,8 +423,6 @@ def _affirmed_terms(
     skip_after = {w.upper() for w in not_after}
     found = []
     for term in terms:
-        if not _may_occur(term, upper):
-            continue
         pattern = _PATTERNS.get(term)
         if pattern is None:
             pattern = _PATTERNS[term] = _term_pattern(term)

@@ -32,7 +32,6 @@ from x12dental.engine import (
     line_date,
     line_rule,
     line_teeth,
-    terms_that_may_occur,
 )
 from x12dental.narrative import claim_narrative, find_affirmed_terms
 from x12dental.ruledata import RuleDataError, builtin, builtin_path, code_specs, require
@@ -217,12 +216,7 @@ def _blank(text: str, phrases: Sequence[str]) -> str:
 
 def _named(text: str, terms: Sequence[str]) -> list[str]:
     """The terms the narrative names, not counting negated mentions ("no resin", "non-resin")."""
-    # Only the terms that may occur: the same answer, without a narrative reading for the
-    # usual note that names none of them.
-    candidates = terms_that_may_occur(text, terms)
-    if not candidates:
-        return []
-    return find_affirmed_terms(text, candidates, negations=DATA.negations, window=0)
+    return find_affirmed_terms(text, terms, negations=DATA.negations, window=0)
 
 
 def _attachment_carries_note(claim: m.Claim) -> bool:

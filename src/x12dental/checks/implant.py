@@ -27,7 +27,6 @@ from x12dental.engine import (
     line_date,
     line_rule,
     line_teeth,
-    terms_that_may_occur,
 )
 from x12dental.narrative import claim_narrative, find_affirmed_terms, find_dates, find_teeth
 from x12dental.ruledata import RuleDataError, builtin, builtin_path, code_specs, require
@@ -530,11 +529,8 @@ def d6011_single_stage(line: m.ServiceLine, claim: m.Claim, ctx: RuleContext) ->
         return
 
     def affirmed(terms: Sequence[str]) -> list[str]:
-        candidates = terms_that_may_occur(text, terms)  # the same answer, most often at once
-        if not candidates:
-            return []
         return find_affirmed_terms(
-            text, candidates, negations=data.negations, window=data.window, not_after=data.not_after
+            text, terms, negations=data.negations, window=data.window, not_after=data.not_after
         )
 
     said = affirmed(data.single_stage_terms)
