@@ -33,6 +33,7 @@ HOT_MODULES = (
     "x12dental.checks.situational",
     "x12dental.checks.payer",
     "x12dental.checks.history_rules",
+    "x12dental.claimrecord",
 )
 
 # Written by the build hook (hatch_build.py) into the compiled wheel only.
