@@ -18,11 +18,12 @@ import contextlib
 import marshal
 import os
 import pickle
-import sqlite3
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from multiprocessing.util import Finalize
-from typing import IO, Any, Generic, TypeVar, overload
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+if TYPE_CHECKING:  # imported where first used: most files never spill (start-up time)
+    import sqlite3
+    from multiprocessing.util import Finalize
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -39,6 +40,12 @@ _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 def private_file(name: str) -> tuple[str, str]:
     """(folder, path): a new 0700 folder holding an empty file created 0600."""
+    # What deletes the folder (_cleanup's Finalize) is imported before the folder exists:
+    # the first import takes milliseconds, and a SIGTERM then (the CLI unwinds on it) would
+    # leave a folder nobody is to delete.
+    import multiprocessing.util  # noqa: F401
+    import tempfile
+
     folder = tempfile.mkdtemp(prefix="x12dental-spool-")  # 0700 by contract
     path = os.path.join(folder, name)
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
@@ -64,6 +71,8 @@ def _cleanup(owner: object, handle: Any, folder: str) -> Finalize:
 
     multiprocessing's Finalize rather than weakref.finalize: a worker process of a pool
     ends without running atexit handlers, but runs these (exitpriority set)."""
+    from multiprocessing.util import Finalize
+
     return Finalize(owner, _remove, args=(handle, folder), exitpriority=0)
 
 
@@ -384,6 +393,8 @@ class SpillMap(Generic[V]):
         self._path = ""
 
     def _spill(self) -> sqlite3.Connection:
+        import sqlite3
+
         folder, path = private_file("spill.sqlite")
         self._path = path
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
