@@ -198,3 +198,23 @@ def test_compiled_docstring_answers_only_for_compiled_modules() -> None:
         assert buildinfo.compiled_docstring(claim_total) == _source_docstring(claim_total)
     else:
         assert buildinfo.compiled_docstring(claim_total) is None
+
+
+def test_a_compiled_rule_without_its_docstring_says_the_wheel_is_broken(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A compiled wheel missing its docstring table must say so, not ask for a docstring
+    the source has."""
+    from x12dental import engine
+
+    def claim_total() -> None:
+        pass
+
+    claim_total.__module__ = "x12dental.checks.balancing"
+    monkeypatch.setattr(buildinfo, "is_compiled", lambda module: True)
+    monkeypatch.setattr(buildinfo, "_docstrings", lambda: {})
+    with pytest.raises(engine.RuleError, match="lacks its docstring table"):
+        engine._doc(claim_total)
+    monkeypatch.setattr(buildinfo, "is_compiled", lambda module: False)
+    with pytest.raises(engine.RuleError, match="needs a docstring"):
+        engine._doc(claim_total)

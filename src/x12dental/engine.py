@@ -172,9 +172,21 @@ REGISTRY = Registry()
 
 def _doc(fn: Any) -> str:
     doc = inspect.getdoc(fn) or buildinfo.compiled_docstring(fn)
-    if not doc:
-        raise RuleError(f"rule function {getattr(fn, '__name__', fn)!r} needs a docstring")
-    return doc
+    if doc:
+        return doc
+    name = getattr(fn, "__name__", fn)
+    module = getattr(fn, "__module__", None)
+    if (
+        isinstance(module, str)
+        and module in buildinfo.HOT_MODULES
+        and buildinfo.is_compiled(module)
+    ):
+        # mypyc kept no docstring, and the build's table of them has none: a broken wheel
+        raise RuleError(
+            f"rule function {name!r}: this compiled build lacks its docstring table "
+            f"({buildinfo.DOCSTRINGS}); reinstall x12dental"
+        )
+    raise RuleError(f"rule function {name!r} needs a docstring")
 
 
 def _decorator(
