@@ -69,13 +69,19 @@ def compiled_docstring(fn: object) -> str | None:
     explanation is its function's docstring (engine.Rule), so the build saves every
     compiled module's docstrings in the wheel. None for anything not compiled.
     """
-    module = getattr(fn, "__module__", None)
+    module = compiled_module_of(fn)
     name = getattr(fn, "__qualname__", None)
-    if not isinstance(module, str) or not isinstance(name, str):
-        return None
-    if module not in HOT_MODULES or not is_compiled(module):
+    if module is None or not isinstance(name, str):
         return None
     return _docstrings().get(module, {}).get(name)
+
+
+def compiled_module_of(fn: object) -> str | None:
+    """The module `fn` was defined in when that module runs compiled, else None."""
+    module = getattr(fn, "__module__", None)
+    if isinstance(module, str) and module in HOT_MODULES and is_compiled(module):
+        return module
+    return None
 
 
 @functools.cache

@@ -175,12 +175,7 @@ def _doc(fn: Any) -> str:
     if doc:
         return doc
     name = getattr(fn, "__name__", fn)
-    module = getattr(fn, "__module__", None)
-    if (
-        isinstance(module, str)
-        and module in buildinfo.HOT_MODULES
-        and buildinfo.is_compiled(module)
-    ):
+    if buildinfo.compiled_module_of(fn) is not None:
         # mypyc kept no docstring, and the build's table of them has none: a broken wheel
         raise RuleError(
             f"rule function {name!r}: this compiled build lacks its docstring table "
