@@ -219,6 +219,21 @@ def test_claim_total_as_before(total: Decimal | None, charges: list[Decimal | No
 # -- D9911 stubs -----------------------------------------------------------------------------
 
 
+def test_stubs_name_every_model_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stub makers list the fields by hand (a fast constructor, not attrs.evolve): a
+    field added to the model with a default would otherwise be left at its default in
+    every stub, silently, unless a corpus claim happened to set it."""
+    claim = next(iter(_corpus()))
+    for maker, cls, arg, name in (
+        (desensitizing._make_stub_claim, m.Claim, claim, "_new_claim"),
+        (desensitizing._make_stub_line, m.ServiceLine, claim.lines[0], "_new_line"),
+    ):
+        passed: list[str] = []
+        monkeypatch.setattr(desensitizing, name, lambda *, _into=passed, **kw: _into.extend(kw))
+        maker(arg)
+        assert sorted(passed) == sorted(attrs.fields_dict(cls)), cls.__name__
+
+
 def test_stubs_are_what_attrs_evolve_made() -> None:
     compared = 0
     for claim in _corpus():
