@@ -13,7 +13,8 @@
    every measured process while pyx12 runs from its installed bytecode.
 3. Runs each measurement in a fresh Python process, so each peak RSS is that run's alone:
    - x12dental: `python -m x12dental.cli check --format json -o /dev/null --quiet FILE`
-     (every rule on), run in-process by the child;
+     (every rule on), run in-process by the child, which then ends as that command does
+     (x12dental.cli.exit_now: no interpreter teardown);
    - pyx12: `x12n_document(params(), FILE, fd_997=None, fd_html=None, map_path=<our map>)`
      with pyx12's logging silenced, only for files of at most --pyx12-max claims.
    With --file-workers 1,2 each file is also checked with `--workers 2` (one file split by
@@ -100,12 +101,14 @@ def child(tool: str, target: str, workers: str) -> int:
         )
         code = 0 if ok else 1
     else:
-        from x12dental.cli import main
+        from x12dental.cli import exit_now, main
 
         argv = ["check", "--format", "json", "-o", os.devnull, "--quiet", target]
         code = main([*argv, "--workers", workers])
     elapsed = time.perf_counter() - start
     print("BENCH " + json.dumps({"exit": code, "inner": elapsed, "rss_mb": _peak_rss_mb()}))
+    if tool != "pyx12":
+        exit_now(0)  # as the `x12dental` command ends (x12dental.cli.run)
     return 0
 
 

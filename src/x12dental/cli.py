@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from x12dental import __version__
 
@@ -358,6 +358,41 @@ def _handle_sigterm() -> bool:
     return False
 
 
+def run(argv: Sequence[str] | None = None) -> NoReturn:
+    """The `x12dental` command's process: main(), then an exit without Python's teardown."""
+    exit_now(main(argv))
+
+
+def exit_now(code: int) -> NoReturn:
+    """End this process with `code` once what must happen at exit has happened.
+
+    Why: at exit, Python frees every object one by one: the maps, the rules and the run's
+    state, some hundred thousand objects. That is ~25 ms of a 10,000-claim run on two
+    processes (~3%), spent on memory the operating system takes back at once anyway.
+    What must still happen does: the atexit handlers run (they delete spooled files and
+    run multiprocessing's finalizers), and both standard streams are flushed; then
+    `os._exit`. Only for a process the command line owns: `main()` stays a plain function
+    that returns its status.
+    """
+    import atexit
+    import os
+
+    run_exit_functions = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_functions is None:  # not CPython: leave it to the usual exit
+        raise SystemExit(code)
+    for thread in threading.enumerate():  # what Python's exit waits for, first
+        if not thread.daemon and thread is not threading.current_thread():
+            thread.join()
+    run_exit_functions()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):  # a closed pipe or stream: nothing more can be said
+            pass
+    os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handled = _handle_sigterm()
@@ -399,4 +434,4 @@ def _main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    run()
