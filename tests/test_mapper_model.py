@@ -345,8 +345,8 @@ def test_a_json_check_loads_no_acknowledgment_code_and_leaves_the_collector_on(
         "print(status, gc.isenabled(), gc.get_freeze_count() > 0, gc.get_threshold())\n"
         "print(sorted(m for m in sys.modules if m.startswith('x12dental.ack')))\n"
     )
-    # the collector runs, every 50,000 allocations rather than 700 (cli._RUN_THRESHOLDS)
-    assert out.splitlines() == ["0 True True (50000, 20, 10)", "[]"]
+    # the collector runs, every 200,000 allocations rather than 700 (cli._RUN_THRESHOLDS)
+    assert out.splitlines() == ["0 True True (200000, 20, 10)", "[]"]
     assert json.loads(report.read_text())["files"][0]["status"] == "accepted"
 
 

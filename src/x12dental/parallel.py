@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 import attrs
 
+from x12dental import jsontext
 from x12dental.engine import History, Settings
 from x12dental.pipeline import FileResult, Options, check_path, check_stream
 
@@ -291,10 +292,6 @@ def _pooled(
 # ---- writing the JSON report file by file ----------------------------------------------------
 
 
-def _indent(text: str, pad: str) -> str:
-    return text.replace("\n", "\n" + pad)
-
-
 class JsonReportWriter:
     """Write the `x12dental.report/1` document one file, and one finding, at a time.
 
@@ -318,17 +315,17 @@ class JsonReportWriter:
         from x12dental.findings import Severity
 
         write = self._out.write
-        head = json.dumps(result.json_fields(), indent=2, ensure_ascii=False)
-        # `head` ends with "\n}": the findings list goes in before that brace.
-        write(("," if self._count else "") + "\n    " + _indent(head[:-2], "    "))
+        head = jsontext.dumps(result.json_fields(), "    ")
+        # `head` ends with "\n    }": the findings list goes in before that brace.
+        write(("," if self._count else "") + "\n    " + head[:-6])
         write(",\n      " + json.dumps("findings") + ": ")
         counts = dict.fromkeys(Severity, 0)
         pad = "\n        "
+        level = pad[1:]
         opened = False
         for finding in result.findings:
             counts[finding.severity] += 1
-            text = json.dumps(finding.to_json(), indent=2, ensure_ascii=False)
-            write(("," if opened else "[") + pad + _indent(text, pad[1:]))
+            write(("," if opened else "[") + pad + jsontext.dumps(finding.to_json(), level))
             opened = True
         write("\n      ]" if opened else "[]")
         write("\n    }")
@@ -342,5 +339,5 @@ class JsonReportWriter:
 
     def close(self) -> None:
         self._out.write("\n  ]" if self._count else "]")
-        text = json.dumps(self.summary, indent=2, ensure_ascii=False)
-        self._out.write(",\n  " + json.dumps("summary") + ": " + _indent(text, "  ") + "\n}\n")
+        text = jsontext.dumps(self.summary, "  ")
+        self._out.write(",\n  " + json.dumps("summary") + ": " + text + "\n}\n")
