@@ -1,8 +1,9 @@
 """The walker's loop counters: re-entering a loop deletes exactly the counts below it.
 
 `faststructure._reenter` scans only the counts added since the loop was last entered
-(dict order); this checks it against deleting every key below the loop, on random walks
-over random loop trees, including loops entered from above without their parents.
+(dict order), or, for a loop not counted, since the nearest loop above it that is; this
+checks it against deleting every key below the loop, on random walks over random loop
+trees, including loops entered from above without their parents.
 """
 
 from __future__ import annotations
@@ -32,12 +33,23 @@ def _below(parent: list[int | None], key: int) -> frozenset[int]:
     return frozenset(out)
 
 
-@settings(max_examples=300, deadline=None)
+def _above(parent: list[int | None], key: int) -> tuple[int, ...]:
+    """The keys above `key`, nearest first, the root's left out (as Tables.reentry)."""
+    out = []
+    p = parent[key]
+    while p is not None and p != 0:
+        out.append(p)
+        p = parent[p]
+    return tuple(out)
+
+
+@settings(max_examples=600, deadline=None)
 @given(parent=trees(), data=st.data())
 def test_reentering_deletes_what_the_full_reset_deletes(
     parent: list[int | None], data: st.DataObject
 ) -> None:
     below = [_below(parent, k) for k in range(len(parent))]
+    above = [_above(parent, k) for k in range(len(parent))]
     fast: dict[int, int] = {}
     full: dict[int, int] = {}
     steps = data.draw(
@@ -49,7 +61,7 @@ def test_reentering_deletes_what_the_full_reset_deletes(
         # while its loop's own count is not there (pyx12 enters a wrapper loop's child
         # loop without the wrapper).
         if enter or below[key]:  # a loop entry: reset below, count the loop
-            _reenter(fast, key, below[key])
+            _reenter(fast, key, below[key], above[key])
             fast[key] = fast.get(key, 0) + 1
             for k in below[key] & full.keys():
                 del full[k]

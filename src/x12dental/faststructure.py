@@ -51,39 +51,48 @@ _MISS, _SEG, _LOOP, _NOTFOUND, _RESULT = range(5)
 WalkError = tuple[Node | None, str, int, str, str]
 
 
-def _reenter(counts: dict[int, int], loop: int, below: frozenset[int]) -> None:
+def _reenter(
+    counts: dict[int, int], loop: int, below: frozenset[int], above: tuple[int, ...]
+) -> None:
     """Entering loop `loop`: delete the counts below it and move its own last.
 
-    Why scanning from the end up to the loop's own count is enough: dicts keep insertion
-    order, and every entry of a loop deletes what is counted below it and moves its count
-    last, so whatever below it is counted now was counted after it (a few keys, against
-    ~125 keys below a claim loop).
+    Why scanning from the end is enough: dicts keep insertion order, and every entry of
+    a loop deletes what is counted below it and moves its count last, so whatever below
+    a counted loop is counted now was counted after it. So for a loop counted already,
+    the scan stops at its own count (a few keys, against ~125 keys below a claim loop).
 
     A loop not counted yet (each claim's 2300, each first 2400: three in four calls) may
-    have counts below it anywhere in the dict (_goto_seg_match, as pyx12's walk, can enter
-    a loop's child loop without the loop: wrappers, or a loop whose first segment did not
-    match), but almost never has: `isdisjoint` tells in C, where a scan here cost ~370
-    instructions a key. It goes over the smaller side: the counted keys (~35) against a
-    claim loop's ~125 keys below, asked of the set (its own lookup, not the generic `in`
-    of the dict's keys view); the keys below otherwise (a provider loop's few)."""
+    have counts below it that were made while it was not counted (_goto_seg_match, as
+    pyx12's walk, can enter a loop's child loop without the loop: wrappers, or a loop
+    whose first segment did not match). Those are below every loop `above` it too, so
+    they were counted after the nearest of those that is counted: the scan stops there
+    (for a claim's 2300, its patient's 2000 loop and the few keys since). With none of
+    them counted, `isdisjoint` looks at every count, in C: over the smaller side."""
     if loop not in counts:
-        if len(counts) < len(below):
-            disjoint = below.isdisjoint(counts)
+        for stop in above:
+            if stop in counts:
+                break
         else:
-            disjoint = counts.keys().isdisjoint(below)
-        if not disjoint:
-            for k in [k for k in counts if k in below]:
-                del counts[k]
-        return
+            if len(counts) < len(below):
+                disjoint = below.isdisjoint(counts)
+            else:
+                disjoint = counts.keys().isdisjoint(below)
+            if not disjoint:
+                for k in [k for k in counts if k in below]:
+                    del counts[k]
+            return
+    else:
+        stop = loop
     doomed = []
     for k in reversed(counts):
-        if k == loop:
+        if k == stop:
             break
         if k in below:
             doomed.append(k)
     for k in doomed:
         del counts[k]
-    counts[loop] = counts.pop(loop)
+    if stop == loop:
+        counts[loop] = counts.pop(loop)
 
 
 def _value(el: list[str], idx: int, sub: int | None, subterm: str) -> str | None:
@@ -148,7 +157,8 @@ class FastWalker:
 
     # counters ---------------------------------------------------------------
     def _reset(self, key: int) -> None:
-        _reenter(self.counts, key, self.t.reset_keys(key))
+        below, above = self.t.reentry(key)
+        _reenter(self.counts, key, below, above)
 
     def _inc(self, key: int) -> None:
         self.counts[key] = self.counts.get(key, 0) + 1
@@ -205,7 +215,8 @@ class FastWalker:
         count = counts.get(lk, 0) + 1
         if count > loop.max_repeat:
             return None
-        _reenter(counts, lk, self.t.reset_keys(lk))
+        below, above = self.t.reentry(lk)
+        _reenter(counts, lk, below, above)
         counts[lk] = count
         counts[k] = counts.get(k, 0) + 1
         return child

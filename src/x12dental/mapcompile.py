@@ -180,6 +180,7 @@ class Tables:
         # Where each segment id carries the qualifier that tells its map nodes apart.
         self.qual_pos: dict[str, tuple[tuple[int, int | None], ...]] = {}
         self._reset: dict[int, frozenset[int]] = {}
+        self._reentry: dict[int, tuple[frozenset[int], tuple[int, ...]]] = {}
 
     def key(self, path: str) -> int:
         fmt = pyx12.path.X12Path(path).format()
@@ -189,6 +190,7 @@ class Tables:
             self.keys[fmt] = k
             self.paths.append(fmt.split("/"))
             self._reset.clear()
+            self._reentry.clear()
         return k
 
     def reset_keys(self, key: int) -> frozenset[int]:
@@ -199,6 +201,18 @@ class Tables:
             n = len(root)
             got = frozenset(i for i, p in enumerate(self.paths) if len(p) > n and p[:n] == root)
             self._reset[key] = got
+        return got
+
+    def reentry(self, key: int) -> tuple[frozenset[int], tuple[int, ...]]:
+        """(reset_keys(key), the keys of the loops above `key`, nearest first): what
+        faststructure._reenter needs to enter loop `key`. Above: the keys whose paths
+        are `key`'s path cut short, the root's ("/") left out."""
+        got = self._reentry.get(key)
+        if got is None:
+            path = self.paths[key]
+            above = (self.keys.get("/".join(path[:n])) for n in range(len(path) - 1, 1, -1))
+            got = (self.reset_keys(key), tuple(k for k in above if k is not None))
+            self._reentry[key] = got
         return got
 
     def node(self, py: Any) -> Node:
