@@ -25,7 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from x12dental import engine, history, pipeline
+from x12dental import claimidentity, engine, pipeline
 from x12dental import model as m
 from x12dental.engine import BatchIndex, RuleContext, RuleRunner, line_date, services_of
 from x12dental.mapper import ModelBuilder
@@ -235,7 +235,7 @@ def _reference_text(claim: m.Claim, key: str) -> bytes:
         rows.append(
             [
                 line.procedure,
-                history._units(line.units),
+                claimidentity._units(line.units),
                 "/".join(sorted(line.areas)) if line.areas else "",
                 ",".join(sorted(t.number + ":" + "".join(sorted(t.surfaces)) for t in line.teeth))
                 if line.teeth
@@ -288,9 +288,11 @@ def test_content_hash_is_the_json_encoders(
     )
     engine._LINE_DATES.clear()
     expected = _reference_text(claim, key)
-    assert history._content_bytes(claim, key) == expected
-    assert history.claim_content_hash(claim, key) == hashlib.sha256(expected).hexdigest()
-    assert history.claim_content_hash(claim, key) == hashlib.sha256(expected).hexdigest()  # held
+    assert claimidentity._content_bytes(claim, key) == expected
+    assert claimidentity.claim_content_hash(claim, key) == hashlib.sha256(expected).hexdigest()
+    assert (
+        claimidentity.claim_content_hash(claim, key) == hashlib.sha256(expected).hexdigest()
+    )  # held
 
 
 def test_content_hash_of_real_claims() -> None:
@@ -299,8 +301,8 @@ def test_content_hash_of_real_claims() -> None:
         engine._LINE_DATES.clear()
         key = engine.patient_key(claim)
         expected = hashlib.sha256(_reference_text(claim, key)).hexdigest()
-        assert history.claim_content_hash(claim, key) == expected
-        assert history.claim_content_hash(claim) == expected
+        assert claimidentity.claim_content_hash(claim, key) == expected
+        assert claimidentity.claim_content_hash(claim) == expected
         compared += 1
     assert compared > 500
 

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.test_rule_fast_paths import _BASE, _corpus, _lines
-from x12dental import engine, history, spool
+from x12dental import claimidentity, engine, spool
 from x12dental import model as m
 from x12dental.checks import desensitizing
 from x12dental.checks.balancing import claim_total
@@ -31,12 +31,12 @@ TODAY = dt.date(2026, 11, 23)
 # -- the content key: equal keys exactly when equal hashes -----------------------------------
 
 
-def _key_and_hash(claim: m.Claim, patient: str) -> tuple[history.ContentKey, str]:
+def _key_and_hash(claim: m.Claim, patient: str) -> tuple[claimidentity.ContentKey, str]:
     engine._LINE_DATES.clear()
-    key = history.claim_content_key(claim, patient)
+    key = claimidentity.claim_content_key(claim, patient)
     assert key is not None
     engine._LINE_DATES.clear()
-    return key, history.claim_content_hash(claim, patient)
+    return key, claimidentity.claim_content_hash(claim, patient)
 
 
 _FEW = st.sampled_from(["D2391", "D4341", "", "8"])
@@ -86,8 +86,8 @@ def test_content_keys_are_equal_exactly_when_hashes_are(
     key_a, hash_a = _key_and_hash(a, "p1")
     key_b, hash_b = _key_and_hash(b, "p1" if same_patient else "p2")
     assert (key_a == key_b) == (hash_a == hash_b)
-    assert history.content_key_hash(key_a) == hash_a
-    assert history.content_key_hash(key_b) == hash_b
+    assert claimidentity.content_key_hash(key_a) == hash_a
+    assert claimidentity.content_key_hash(key_b) == hash_b
 
 
 @settings(max_examples=200, deadline=None)
@@ -97,7 +97,7 @@ def test_content_key_hashes_as_the_claim(
 ) -> None:
     claim = attrs.evolve(_BASE, lines=tuple(lines), predetermination=predetermination)
     key, digest = _key_and_hash(claim, "k")
-    assert history.content_key_hash(key) == digest
+    assert claimidentity.content_key_hash(key) == digest
 
 
 def test_content_key_of_real_claims() -> None:
@@ -105,14 +105,14 @@ def test_content_key_of_real_claims() -> None:
     for claim in _corpus():
         patient = engine.patient_key(claim)
         key, digest = _key_and_hash(claim, patient)
-        assert history.content_key_hash(key) == digest
+        assert claimidentity.content_key_hash(key) == digest
         compared += 1
     assert compared > 500
 
 
 def test_no_content_key_for_a_flag_that_is_no_bool() -> None:
     claim = attrs.evolve(_BASE, predetermination=1)
-    assert history.claim_content_key(claim, "k") is None
+    assert claimidentity.claim_content_key(claim, "k") is None
 
 
 # -- the duplicate rule: by key (no store) and by hash find the same repeats ----------------

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from x12dental import history, narrative, tokenizer
+from x12dental import claimidentity, narrative, tokenizer
 from x12dental import model as m
 from x12dental.engine import Hit, Registry, RuleRunner, StoreError, batch_rule, claim_rule
 from x12dental.engine import line_rule as line_rule_
@@ -209,19 +209,19 @@ def test_memoized_dates_and_teeth_are_fresh_copies() -> None:
 def test_units_read_as_before(raw: str) -> None:
     value = Decimal(raw)
     plain = format(value.normalize(), "f")
-    assert history._units(value) == plain
-    assert history._units(value) == plain  # the memo answers the same
+    assert claimidentity._units(value) == plain
+    assert claimidentity._units(value) == plain  # the memo answers the same
 
 
 def test_zero_and_minus_zero_keep_their_own_spelling() -> None:
-    assert history._units(Decimal("-0")) == "-0"
-    assert history._units(Decimal("0")) == "0"
+    assert claimidentity._units(Decimal("-0")) == "-0"
+    assert claimidentity._units(Decimal("0")) == "0"
 
 
 def test_content_encoder_writes_what_json_dumps_writes() -> None:
     payload = [2, "k\u00e9y", "1", False, [["D2740", "1", "", "30:MO", "2026-09-10"]]]
     expected = json.dumps(payload, separators=(",", ":"), ensure_ascii=True)
-    assert history._CONTENT_ENCODER.encode(payload) == expected
+    assert claimidentity._CONTENT_ENCODER.encode(payload) == expected
 
 
 # -- engine ---------------------------------------------------------------------------------

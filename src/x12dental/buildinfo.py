@@ -34,6 +34,7 @@ HOT_MODULES = (
     "x12dental.checks.payer",
     "x12dental.checks.history_rules",
     "x12dental.claimrecord",
+    "x12dental.claimidentity",
 )
 
 # Written by the build hook (hatch_build.py) into the compiled wheel only.

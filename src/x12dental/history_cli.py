@@ -10,9 +10,10 @@ import argparse
 import datetime as dt
 import json
 import sys
-from typing import TextIO, TypeVar
+from typing import TYPE_CHECKING, TextIO, TypeVar
 
-from x12dental.history import HistoryError, HistoryStore, StoreStats, open_history
+if TYPE_CHECKING:  # the store's module (sqlite3 and the rest) loads when a command runs
+    from x12dental.history import HistoryStore, StoreStats
 
 EXPORT_SCHEMA = "x12dental.history-export/1"
 P = TypeVar("P", bound=argparse.ArgumentParser)
@@ -79,6 +80,8 @@ def _export(store: HistoryStore, out: TextIO) -> int:
 
 def main_history(args: argparse.Namespace) -> int:
     """Run one `history` subcommand; 0 on success, 2 when the store cannot be used."""
+    from x12dental.history import HistoryError, open_history
+
     try:
         with open_history(args.store, create=False) as store:
             if args.history_command == "stats":

@@ -16,6 +16,12 @@ from typing import ClassVar
 from x12dental import model as m
 from x12dental import spool
 from x12dental.checks.implant import implant_data
+from x12dental.claimidentity import (
+    ContentKey,
+    claim_content_hash,
+    claim_content_key,
+    content_key_hash,
+)
 from x12dental.engine import (
     BatchCheck,
     Hit,
@@ -26,12 +32,6 @@ from x12dental.engine import (
     line_date,
     line_rule,
     line_teeth,
-)
-from x12dental.history import (
-    ContentKey,
-    claim_content_hash,
-    claim_content_key,
-    content_key_hash,
 )
 from x12dental.narrative import claim_narrative, find_codes, find_dates
 from x12dental.spool import SpillMap
