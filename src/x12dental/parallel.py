@@ -6,8 +6,8 @@ file while later files are still being checked. Only a bounded window of jobs is
 flight (a few per worker), so memory stays flat however many files there are.
 
 Workers are separate processes (`ProcessPoolExecutor`): forked on Linux when this
-process runs one thread and no history store is in use, so they start with the maps and
-rules already loaded; spawned otherwise (macOS, Windows, a store), which costs each worker
+process runs one thread and no history store is in use, so they start with the rules
+already loaded (each loads the maps itself); spawned otherwise (macOS, Windows, a store), which costs each worker
 the ~0.3 s start-up of a fresh interpreter. Each one calls
 `x12dental.pipeline.check_path` exactly as a single-process run would, and sends the
 FileResult back pickled (FileResult and all it holds are frozen attrs values). With one
@@ -233,21 +233,21 @@ def check_many(
 def _pooled(
     jobs: Sequence[Job], plan: Plan, n: int, on_done: OnDone | None, window: int
 ) -> Iterator[FileResult]:
-    # Forked workers start with the maps and rules this process has loaded (~0.3 s less
-    # each); a history store is never carried across a fork (SQLite forbids it): spawn then.
+    # Forked workers start with the rules this process has loaded (a spawned one takes
+    # ~0.3 s to start), and load the maps themselves, at the same time (see check_split);
+    # a history store is never carried across a fork (SQLite forbids it): spawn then.
     # (Imported here, not at the top: a run in one process, the usual one, has no use for
     # a pool, and importing one is start-up time paid before any work.)
     import concurrent.futures as cf
     import multiprocessing
 
-    from x12dental.split import _context, _warm
+    from x12dental.split import _context
 
     ctx = _context() if plan.history is None else multiprocessing.get_context("spawn")
     if ctx.get_start_method() == "fork":
         from x12dental.engine import default_registry
 
         default_registry()
-        _warm(jobs[0])
     with cf.ProcessPoolExecutor(
         max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(plan,)
     ) as pool:
