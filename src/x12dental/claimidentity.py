@@ -11,14 +11,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from x12dental import model as m
 from x12dental.engine import line_date, patient_key
 
 _CONTENT_VERSION = "x12dental.claim/1"
+
+# claim.predetermination as whatever it holds: compiled, reading a field declared bool
+# checks its type, and a hand-built claim with another value (1, say) would raise instead
+# of being hashed as its value.
+_predetermination: Callable[[m.Claim], object] = attrgetter("predetermination")
 
 
 # -- what makes two claims the same claim -------------------------------------------------
@@ -105,10 +111,10 @@ ContentKey = tuple[str, str, bool, tuple[tuple[str, str, str, str, str], ...]]
 def claim_content_key(claim: m.Claim, patient: str) -> ContentKey | None:
     """The claim's identity as claim_content_hash sees it, unhashed; None when the claim is
     not of the model's types (a predetermination flag that is no bool): hash it instead."""
-    predetermination = claim.predetermination
+    predetermination = _predetermination(claim)
     if predetermination is not True and predetermination is not False:
         return None
-    return (patient, claim.frequency, predetermination, tuple(_content_rows(claim)))
+    return (patient, claim.frequency, predetermination is True, tuple(_content_rows(claim)))
 
 
 def content_key_hash(key: ContentKey) -> str:
@@ -149,13 +155,14 @@ def _content_rows(claim: m.Claim) -> list[tuple[str, str, str, str, str]]:
 
 def _content_bytes(claim: m.Claim, key: str) -> bytes:
     """The JSON text claim_content_hash hashes (compact separators, ensure_ascii), encoded."""
-    return _encode_content(key, claim.frequency, claim.predetermination, _content_rows(claim))
+    predetermination = _predetermination(claim)
+    return _encode_content(key, claim.frequency, predetermination, _content_rows(claim))
 
 
 def _encode_content(
     key: str,
     frequency: str,
-    predetermination: bool,
+    predetermination: object,
     rows: Sequence[tuple[str, str, str, str, str]],
 ) -> bytes:
     """The content payload as json.dumps writes it (compact separators, ensure_ascii).
