@@ -7,8 +7,8 @@ flight (a few per worker), so memory stays flat however many files there are.
 
 Workers are separate processes (`ProcessPoolExecutor`): forked on Linux when this
 process runs one thread and no history store is in use, so they start with the rules
-already loaded (each loads the maps itself); spawned otherwise (macOS, Windows, a store), which costs each worker
-the ~0.3 s start-up of a fresh interpreter. Each one calls
+already loaded (each loads the maps itself); spawned otherwise (macOS, Windows, a store),
+which costs each worker the ~0.3 s start-up of a fresh interpreter. Each one calls
 `x12dental.pipeline.check_path` exactly as a single-process run would, and sends the
 FileResult back pickled (FileResult and all it holds are frozen attrs values). With one
 worker or one job, no pool is started at all; by default (no worker count asked for) an
