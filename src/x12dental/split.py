@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import array
 import bisect
-import concurrent.futures as cf
 import contextlib
 import hashlib
 import heapq
@@ -41,7 +40,6 @@ import signal
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
@@ -608,6 +606,8 @@ def _received(proc: Any, recv: Connection) -> PartResult:
         ok, value = recv.recv()
     except EOFError:
         proc.join()
+        from concurrent.futures.process import BrokenProcessPool
+
         raise BrokenProcessPool(
             f"a process checking part of the file ended unexpectedly (exit code {proc.exitcode})"
         ) from None
@@ -671,6 +671,8 @@ def check_split(
         # benchmark file: its first touches of the map tables copied their pages.
         parts = _run_forked(job, plan, options, specs, on_bytes, ctx)
     else:
+        import concurrent.futures as cf  # spawn only: its import is start-up time for a fork
+
         with cf.ProcessPoolExecutor(max_workers=len(specs) - 1, mp_context=ctx) as pool:
             futures = [pool.submit(_part_work, job, plan, spec) for spec in specs[1:]]
             try:
