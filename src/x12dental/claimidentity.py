@@ -27,9 +27,6 @@ _CONTENT_VERSION = "x12dental.claim/1"
 _predetermination: Callable[[m.Claim], object] = attrgetter("predetermination")
 
 
-# -- what makes two claims the same claim -------------------------------------------------
-
-
 def _units(value: Decimal | None) -> str:
     """SV306 as a number: "1", "1.0" and a missing SV306 (one unit) are the same."""
     if value is None:

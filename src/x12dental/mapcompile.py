@@ -179,7 +179,6 @@ class Tables:
         self.plain_ids: set[str] = set()  # seg_ids but the envelope's
         # Where each segment id carries the qualifier that tells its map nodes apart.
         self.qual_pos: dict[str, tuple[tuple[int, int | None], ...]] = {}
-        self._reset: dict[int, frozenset[int]] = {}
         self._reentry: dict[int, tuple[frozenset[int], tuple[int, ...]]] = {}
 
     def key(self, path: str) -> int:
@@ -189,29 +188,21 @@ class Tables:
             k = len(self.paths)
             self.keys[fmt] = k
             self.paths.append(fmt.split("/"))
-            self._reset.clear()
             self._reentry.clear()
         return k
 
-    def reset_keys(self, key: int) -> frozenset[int]:
-        """Counter keys strictly below `key` (pyx12's NodeCounter.reset_to_node)."""
-        got = self._reset.get(key)
-        if got is None:
-            root = self.paths[key]
-            n = len(root)
-            got = frozenset(i for i, p in enumerate(self.paths) if len(p) > n and p[:n] == root)
-            self._reset[key] = got
-        return got
-
     def reentry(self, key: int) -> tuple[frozenset[int], tuple[int, ...]]:
-        """(reset_keys(key), the keys of the loops above `key`, nearest first): what
-        faststructure._reenter needs to enter loop `key`. Above: the keys whose paths
-        are `key`'s path cut short, the root's ("/") left out."""
+        """What faststructure._reenter needs to enter loop `key`: the counter keys strictly
+        below it (pyx12's NodeCounter.reset_to_node), and the keys of the loops above it,
+        nearest first (the keys whose paths are `key`'s path cut short, the root's "/"
+        left out)."""
         got = self._reentry.get(key)
         if got is None:
             path = self.paths[key]
-            above = (self.keys.get("/".join(path[:n])) for n in range(len(path) - 1, 1, -1))
-            got = (self.reset_keys(key), tuple(k for k in above if k is not None))
+            n = len(path)
+            below = frozenset(i for i, p in enumerate(self.paths) if len(p) > n and p[:n] == path)
+            above = (self.keys.get("/".join(path[:i])) for i in range(n - 1, 1, -1))
+            got = (below, tuple(k for k in above if k is not None))
             self._reentry[key] = got
         return got
 
