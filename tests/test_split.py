@@ -430,7 +430,8 @@ def test_batch_states_say_how_parts_combine() -> None:
 
 
 def test_patients_in_two_parts_are_found_by_hash() -> None:
-    from x12dental.split import _shared, _sorted_once, patient_hash
+    from x12dental.split import _shared, _sorted_once
+    from x12dental.tokenloop import patient_hash
 
     a = _sorted_once(array.array("Q", [patient_hash(k) for k in ("P1", "P2", "P2", "P3")]))
     b = _sorted_once(array.array("Q", [patient_hash(k) for k in ("P4", "P5")]))

@@ -1,4 +1,4 @@
-"""Passing over transaction sets (Tokenizer.skip, used by split.Part) reads the rest exactly.
+"""Passing over transaction sets (Tokenizer.skip, used by tokenloop.Part) reads the rest exactly.
 
 A part that checks some of a file's sets gets only the ST and SE of the others. Those,
 and every segment it does read, must carry the index and line a full read gives them,

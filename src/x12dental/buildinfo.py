@@ -35,6 +35,7 @@ HOT_MODULES = (
     "x12dental.checks.history_rules",
     "x12dental.claimrecord",
     "x12dental.claimidentity",
+    "x12dental.tokenloop",
 )
 
 # Written by the build hook (hatch_build.py) into the compiled wheel only.

@@ -11,7 +11,7 @@ import datetime as dt
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import attrs
 
@@ -23,9 +23,7 @@ from x12dental.findings import ClaimContext, Finding, Location, Severity
 from x12dental.mapper import ModelBuilder
 from x12dental.spool import Decoded, Spool
 from x12dental.tokenizer import Tokenizer, UnreadableInput
-
-if TYPE_CHECKING:
-    from x12dental.split import Part
+from x12dental.tokenloop import Part, feed_all
 
 STATUSES = ("accepted", "accepted_with_errors", "rejected", "unreadable")
 
@@ -344,9 +342,7 @@ def check_stream(stream: BinaryIO, path: str, options: Options | None = None) ->
             if part is not None:
                 part.run(tokenizer, builder, structure, runner)
             else:
-                for token in tokenizer:
-                    builder.feed(token)
-                    structure.feed(token)
+                feed_all(tokenizer, builder, structure)
         except UnreadableInput as exc:
             if not builder.interchanges:
                 return unreadable(path, exc.message, exc.file_line)

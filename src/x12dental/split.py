@@ -31,7 +31,6 @@ from __future__ import annotations
 import array
 import bisect
 import contextlib
-import hashlib
 import heapq
 import io
 import multiprocessing
@@ -49,22 +48,17 @@ import attrs
 from x12dental.engine import RuleRunner, Settings
 from x12dental.findings import Finding
 from x12dental.spool import Spool, Stored
-from x12dental.tokenizer import Tokenizer
+from x12dental.tokenloop import Part
 
 if TYPE_CHECKING:
-    from x12dental.mapper import ModelBuilder
     from x12dental.parallel import Job, OnBytes, Plan
     from x12dental.pipeline import FileResult, Options
-    from x12dental.structure import StructuralChecker
-    from x12dental.tokenizer import Token
 
 # Splitting costs every part a scan of the whole file plus a process start: only worth
 # it for files of a few MB and up (the 10k-claim benchmark file is 5 MB).
 SPLIT_MIN_BYTES = 2_000_000
 
 T = TypeVar("T")
-_OUTSIDE = frozenset({"ISA", "GS", "GE", "IEA"})
-_ENVELOPE = _OUTSIDE | {"ST", "SE"}
 _NO_TAG = sys.maxsize  # a finding found after the last segment
 
 
@@ -194,116 +188,6 @@ class _Tagged(Spool[Finding]):
             self.append(f)
 
 
-class Part:
-    """What `pipeline.check_stream` needs to check one part (Options.part), and what it found."""
-
-    def __init__(self, spec: PartSpec) -> None:
-        self.spec = spec
-        self.findings = _Tagged(self)
-        self.feeding = False
-        self.keep = False  # findings of the segment being read are ours
-        self.index = 0  # that segment's index in the file
-        self.anomaly: str | None = None
-        self.patients = array.array("Q")  # patient_hash of each claim's patient
-        self.checked = 0  # claims handed to the rules
-        self.runner: RuleRunner | None = None
-
-    def claim_checked(self, patient: str) -> None:
-        self.patients.append(patient_hash(patient))
-        self.checked += 1
-
-    def run(
-        self,
-        tokens: Iterable[Token],
-        builder: ModelBuilder,
-        structure: StructuralChecker,
-        runner: RuleRunner | None,
-    ) -> None:
-        """The token loop of check_stream for this part (see the module docstring)."""
-        self.runner = runner
-        first = self.spec.first
-        end = self.spec.end if self.spec.end is not None else sys.maxsize
-        mine_outside = self.spec.index == 0
-        build = builder.feed
-        check = structure.feed
-        reader = structure._reader  # pyx12's X12Reader: its LX count crosses sets
-        tokenizer = tokens if isinstance(tokens, Tokenizer) else None
-        if tokenizer is not None:
-            # The segments inside other parts' sets are passed over unread where the
-            # tokenizer can (it still gives their ST and SE, numbered as in the file).
-            tokenizer.skip = self._not_mine
-        lx = 0
-        sets = -1
-        in_set = owned = False
-        last = ""
-        for tok in tokens:
-            seg = last = tok.seg_id
-            self.index = tok.index
-            if in_set:
-                if seg == "SE":
-                    in_set = False
-                elif seg in _ENVELOPE:
-                    self.anomaly = self.anomaly or f"{seg} inside a transaction set"
-                if owned:
-                    self.feeding = True
-                    build(tok)
-                    check(tok)
-                    self.feeding = False
-                elif seg == "CLM":
-                    lx = 0
-                elif seg == "LX":
-                    lx += 1
-                elif seg == "SE":
-                    # pyx12 numbers LX from the last CLM, even one in an earlier set
-                    passed = tokenizer.skipped if tokenizer is not None else None
-                    if passed is not None and passed.next_index == tok.index:
-                        lx = passed.lx_after_clm + (0 if passed.saw_clm else lx)
-                    reader.lx_count = lx
-                    self._skip(tok, builder, structure)
-                continue
-            if seg == "ST":
-                sets += 1
-                in_set = True
-                owned = first <= sets < end
-                if not structure.checking:
-                    self.anomaly = self.anomaly or "a group that is not checked"
-                if not owned:
-                    self._skip(tok, builder, structure)
-                    lx = reader.lx_count
-                    continue
-                self.keep = True
-            else:
-                if seg not in _OUTSIDE:
-                    self.anomaly = self.anomaly or f"{seg} outside a transaction set"
-                self.keep = mine_outside
-            self.feeding = True
-            build(tok)
-            check(tok)
-            self.feeding = False
-        if in_set or last != "IEA":
-            self.anomaly = self.anomaly or "the file does not end with IEA after SE/GE"
-        self.keep = mine_outside
-
-    def _not_mine(self, k: int) -> bool:
-        end = self.spec.end
-        return k < self.spec.first or (end is not None and k >= end)
-
-    def _skip(self, tok: Token, builder: ModelBuilder, structure: StructuralChecker) -> None:
-        """ST or SE of a set another part owns: read as usual, but keep no finding.
-
-        The model builder lists the set in its group; the structural checker counts it
-        (GE01, duplicate ST02) and walks the map into and out of the set's loop, so the
-        walk after SE (GE, or the next ST) starts where a one-process run's does. Walking
-        SE right after ST finds the whole set missing: those findings are the owner's
-        business, and are dropped here.
-        """
-        self.keep = False
-        self.feeding = True
-        builder.feed(tok)
-        structure.feed(tok)
-        self.feeding = False
-
-
 # ---- what a part sends back ------------------------------------------------------------------
 
 
@@ -342,7 +226,8 @@ def check_part(
     """Check one part of a file, in this process."""
     from x12dental.parallel import check_job
 
-    part = Part(spec)
+    part = Part(spec.index, spec.first, spec.end)
+    part.findings = tagged = _Tagged(part)
     result = check_job(job, attrs.evolve(options, part=part), on_bytes)
     anomaly = part.anomaly
     if result.status == "unreadable":
@@ -361,30 +246,21 @@ def check_part(
             else:
                 anomaly = f"batch rule {rule.id} cannot be split"
     # The part's own findings (graded, in a Spool) are not needed: the tagged ones are.
-    if isinstance(result.findings, Spool) and result.findings is not part.findings:
+    if isinstance(result.findings, Spool) and result.findings is not tagged:
         result.findings.close()
     result = attrs.evolve(result, findings=())
     if anomaly is not None:
         # nothing else is needed: the file is checked again in one process
-        part.findings.close()
+        tagged.close()
         result.close()
         return PartResult(
             spec, anomaly, (), (), array.array("Q"), 0, attrs.evolve(result, claim_results=())
         )
-    findings = Spool(zip(part.findings.tags, part.findings, strict=True))
-    part.findings.close()
+    findings = Spool(zip(tagged.tags, tagged, strict=True))
+    tagged.close()
     return PartResult(
         spec, None, findings, tuple(finish), _sorted_once(part.patients), part.checked, result
     )
-
-
-def patient_hash(patient: str) -> int:
-    """64 bits of the patient key: what a part keeps per claim to find patients in two
-    parts (8 bytes, not a string, so memory stays small on large files). Two patients
-    with the same hash look like one: the file is then checked in one process, which is
-    slower, never wrong."""
-    digest = hashlib.blake2b(patient.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-    return int.from_bytes(digest, "little")
 
 
 def _sorted_once(hashes: array.array[int]) -> array.array[int]:

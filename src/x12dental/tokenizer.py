@@ -103,7 +103,7 @@ class SkippedSet:
     """The CLM and LX segments inside a transaction set the tokenizer passed over.
 
     pyx12 numbers LX from the last CLM, even one in an earlier set; a reader that skips a
-    set still needs that count (split.Part)."""
+    set still needs that count (tokenloop.Part)."""
 
     saw_clm: bool  # a CLM was passed over: the count restarts there
     lx_after_clm: int  # LX segments after the last CLM (after the ST when there was none)
@@ -209,7 +209,7 @@ class Tokenizer:
         self._eof = False
         self.has_line_breaks = False
         self.delimiters: Delimiters | None = None
-        # Set by a reader that wants only the ST and SE of some transaction sets (split.Part):
+        # Set by a reader that wants only the ST and SE of some transaction sets (tokenloop.Part):
         # skip(k) True = the segments inside set k (0-based, file order) may be passed over.
         self.skip: Callable[[int], bool] | None = None
         self._sets = 0  # ST segments read so far
