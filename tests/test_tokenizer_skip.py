@@ -173,3 +173,36 @@ def test_a_set_without_se_stops_the_pass_at_the_next_envelope_segment() -> None:
     body = SET.format(n="0001").replace("SE*7*0001~\n", "") + SET.format(n="0002")
     got = _same_either_way(_file(body), {0})
     assert [seg for seg, *_ in got][:4] == ["ISA", "GS", "ST", "ST"]
+
+
+_PLAIN = "NTE*ADD*A LONG NOTE TO FILL THE FIRST CHUNK~\n" * 14
+
+
+def _passed_over(body: str) -> list[tuple[bool, int]]:
+    """(saw_clm, lx_after_clm) of set 1 of `body` + a plain set, passed over, checked
+    against a full read. The first chunk reads plainly up to the ST; the rest comes later."""
+    data = _file(body + SET.format(n="0002"))
+    original = tokenizer.CHUNK
+    tokenizer.CHUNK = 128
+    try:
+        got = _same_either_way(data, {0})
+        _got, passed = _skipping(data, {0})
+    finally:
+        tokenizer.CHUNK = original
+    assert [seg for seg, *_ in got][:5] == ["ISA", "GS", "ST", "SE", "ST"]  # passed over
+    return [(p.saw_clm, p.lx_after_clm) for p in passed.values()]
+
+
+def test_clm_and_lx_counts_of_a_skipped_set_ignore_ids_inside_values() -> None:
+    """The pass reads the LX count from the set's last CLM segment on, found from the end:
+    "CLM*" inside a value does not start a segment, and blanks after a terminator do not
+    stop one from starting."""
+    weird = "  \t LX*3~NM1*QC*1*DOE CLM*JANE~REF*D9*CLM*1~NTE*ADD* CLM*X~\n"
+    body = SET.format(n="0001").replace("LX*2~\n", "LX*2~\n" + _PLAIN + weird)
+    assert _passed_over(body) == [(True, 3)]
+
+
+def test_the_last_clm_of_a_skipped_set_after_blanks_restarts_the_lx_count() -> None:
+    last_claim = "~\n \n  CLM*C9*10~\n \tLX*1~\nSE*9*0001~\n"
+    body = SET.format(n="0001").replace("LX*1~\n", "LX*1~\n" + _PLAIN)
+    assert _passed_over(body.replace("SE*7*0001~\n", last_claim)) == [(True, 1)]
