@@ -21,7 +21,7 @@ def test_bench_runs_and_prints_its_columns(tmp_path: Path) -> None:
             "--pyx12-max",
             "50",
             "--batch-files",
-            "2",
+            "2,3",
             "--data",
             str(tmp_path / "data"),
             "--out",
@@ -57,7 +57,10 @@ def test_bench_runs_and_prints_its_columns(tmp_path: Path) -> None:
     assert "speed-up" in proc.stdout and "workers" in proc.stdout
     rows = json.loads(out.read_text())["rows"]
     capacity = [r for r in rows if r["mode"] == "capacity"]
-    assert len(capacity) == 1 and capacity[0]["x"] > 0
+    assert len(capacity) == 2 and all(c["x"] > 0 for c in capacity)
+    batches = [(r["files"], r["workers"]) for r in rows if r["mode"] == "batch"]
+    assert batches == [(2, 1), (2, 2), (3, 1), (3, 2)]
+    assert proc.stdout.count("\nbatch: ") == 2
     assert "copies of a pure-Python loop" in proc.stdout
     rows = [r for r in rows if r["mode"] != "capacity"]
     assert {(r["mode"], r["tool"]) for r in rows} == {
