@@ -449,10 +449,9 @@ class Tokenizer:
         t = re.escape(term)
         ele = re.escape(delims.element)
         # One scan finds both the empty segments (a terminator, blanks, a terminator: not
-        # counted) and the segment that ends the pass, whose ids start with none of the
-        # letters an empty one would need. The CLM and LX counts are read from the last
-        # CLM on: a scan for every CLM and LX of the set cost more than the rest of the
-        # pass together (~5,000 claims in each half of the 10k-claim benchmark file).
+        # counted) and the segment that ends the pass. The CLM and LX counts are read from
+        # the last CLM on: a scan for every CLM and LX of the set cost more than the rest
+        # of the pass together (~5,000 claims in each half of the 10k-claim benchmark file).
         scan = re.compile(t + r"\s*(?:(?=" + t + r")|((?:SE|ST|GS|GE|IEA|ISA)" + ele + "))")
         lx_starts = re.compile(t + r"\s*LX" + ele)
         clm_id = "CLM" + delims.element
